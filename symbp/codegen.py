@@ -1,0 +1,358 @@
+"""Compile a derivation into a standalone NumPy module (`gradients.py`).
+
+The module is straight-line code: one assignment per element of every staged quantity, each
+printed from the derivation's own expressions by `NumPyCodePrinter`, with repeated
+subexpressions (the ReLU masks and pool routes shared by the forward and backward pass)
+computed once. It works on a block of images at a time, each element a vector over the block,
+and needs nothing beyond NumPy.
+
+`load(derivation)` executes the same source in-process, so the code that is tested is the code
+that is shipped.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+import sympy as sp
+
+from . import __version__
+from .derivation import Derivation
+from .printers import NumPyCodePrinter
+from .symbols import rebuild_node
+
+BLOCK_SIZE = 2048  # images per block: the block's vectors stay in cache
+
+
+# -------------------------------------------------------------------------------- CSE
+def eliminate_common_subexpressions(
+    assignments: list[tuple[sp.Symbol, sp.Expr]], prefix: str = "t"
+) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """Give every subexpression that occurs more than once its own assignment.
+
+    A linear-time tree CSE (the idea of `sympy.cse` without its optimization passes, which take
+    seconds on a 28x28 network): count subtrees, not descending into a subtree already seen,
+    then rebuild each right-hand side with the repeats replaced by new symbols `t0, t1, ...`
+    named in order of first use, so the output is deterministic.
+    """
+    seen: Counter[sp.Basic] = Counter()
+
+    def count(node: sp.Basic) -> None:
+        if node.is_Atom or not node.args or not isinstance(node, sp.Expr):
+            return
+        if node.is_Mul and len(node.args) == 2 and node.args[0] == -1 and node.args[1].is_Atom:
+            return
+        seen[node] += 1
+        if seen[node] > 1:
+            return
+        for arg in node.args:
+            count(arg)
+
+    for _, expr in assignments:
+        count(expr)
+    repeated = {node for node, n in seen.items() if n > 1}
+    named: dict[sp.Basic, sp.Symbol] = {}
+    result: list[tuple[sp.Symbol, sp.Expr]] = []
+
+    def rebuild(node: sp.Basic) -> sp.Basic:
+        if node in named:
+            return named[node]
+        if node.is_Atom or not node.args or not isinstance(node, sp.Expr):
+            return node
+        args = [rebuild(arg) for arg in node.args]
+        unchanged = all(new is old for new, old in zip(args, node.args))
+        new = node if unchanged else rebuild_node(node, args)
+        if node in repeated:
+            symbol = sp.Symbol(f"{prefix}{len(named)}", real=True)
+            named[node] = symbol
+            result.append((symbol, new))
+            return symbol
+        return new
+
+    for symbol, expr in assignments:
+        result.append((symbol, rebuild(expr)))
+    return result
+
+
+# ------------------------------------------------------------------------- code assembly
+def _needed(assignments: list[tuple[sp.Symbol, sp.Expr]], outputs: Iterable[sp.Expr]) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """Keep only the assignments the outputs depend on, in their original order."""
+    definitions = dict(assignments)
+    wanted: set[sp.Symbol] = set()
+    stack = [s for expr in outputs for s in expr.free_symbols]
+    while stack:
+        symbol = stack.pop()
+        if symbol in wanted or symbol not in definitions:
+            continue
+        wanted.add(symbol)
+        stack.extend(definitions[symbol].free_symbols)
+    return [(s, e) for s, e in assignments if s in wanted]
+
+
+def _batch_sum(expr: sp.Expr, printer: NumPyCodePrinter) -> str:
+    """Sum an element expression over the block: sums of products become dot products."""
+    terms = expr.args if isinstance(expr, sp.Add) else (expr,)
+    parts = []
+    for term in terms:
+        factors = term.args if isinstance(term, sp.Mul) else (term,)
+        if len(factors) == 2 and all(f.is_Symbol for f in factors):
+            parts.append(f"np.dot({printer.doprint(factors[0])}, {printer.doprint(factors[1])})")
+        else:
+            parts.append(f"np.sum({printer.doprint(term)})")
+    return " + ".join(parts) if parts else "0.0"
+
+
+def _unpack(names: list[str], source: str, indent: str = "    ") -> list[str]:
+    """'a, b, c = source' wrapped to stay readable."""
+    lines, current = [], ""
+    for name in names:
+        piece = name + ", "
+        if len(current) + len(piece) > 88:
+            lines.append(current)
+            current = ""
+        current += piece
+    lines.append(current)
+    if len(lines) == 1:
+        return [f"{indent}{lines[0].rstrip()} = {source}"]
+    body = [f"{indent}    {line.rstrip()}" for line in lines]
+    return [f"{indent}(", *body, f"{indent}) = {source}"]
+
+
+class _Lines:
+    """Each assignment printed once, however many block functions use it."""
+
+    def __init__(self, printer: NumPyCodePrinter) -> None:
+        self._printer = printer
+        self._printed: dict[sp.Symbol, str] = {}
+
+    def __call__(self, assignments: list[tuple[sp.Symbol, sp.Expr]]) -> list[str]:
+        lines = []
+        for symbol, expr in assignments:
+            if symbol not in self._printed:
+                self._printed[symbol] = f"    {symbol.name} = {self._printer.doprint(expr)}"
+            lines.append(self._printed[symbol])
+        return lines
+
+
+def _parameter_symbols(d: Derivation) -> list[sp.Symbol]:
+    return [s for name in d.parameter_names for s in d.quantities[name].flat()]
+
+
+def generate_source(d: Derivation, command: str | None = None) -> str:
+    """The text of the standalone module for this derivation."""
+    spec = d.spec
+    printer = NumPyCodePrinter()
+    x_symbols = d.quantities["X"].flat()
+    y = d.quantities["Y"].symbols[()]
+    z2 = d.quantities["Z2"].symbols[()]
+    theta = _parameter_symbols(d)
+    staged = eliminate_common_subexpressions(d.staged_assignments())
+    assignment_lines = _Lines(printer)
+
+    parameter_outputs = [
+        d.gradients[name][index] for name in d.parameter_names
+        for index in d.quantities[name].indices()
+    ]
+    input_outputs = [d.gradients["X"][index] for index in d.quantities["X"].indices()]
+    loss_expr = sp.log(1 + sp.exp(z2)) - y * z2  # proved equal to BCE(y, sigmoid(z2))
+
+    def block_function(name: str, doc: str, outputs: list[sp.Expr], returns: list[str]) -> list[str]:
+        body = _needed(staged, outputs)
+        lines = [f"def {name}(x, y, theta):", f'    """{doc}"""']
+        lines += _unpack([s.name for s in theta], "theta")
+        used = {s for _, e in body for s in e.free_symbols} | {
+            s for e in outputs for s in e.free_symbols
+        }
+        lines += _unpack([s.name if s in used else "_" for s in x_symbols], "x")
+        lines += assignment_lines(body)
+        if len(returns) == 1:
+            lines.append(f"    return {returns[0]}")
+        else:
+            lines += ["    return (", *(f"        {r}," for r in returns), "    )"]
+        return lines
+
+    gradient_block = block_function(
+        "_gradient_block",
+        "Sums over the block of dL/d(parameter element), per image (not yet / M).",
+        parameter_outputs,
+        [_batch_sum(e, printer) for e in parameter_outputs],
+    )
+    input_block = block_function(
+        "_input_gradient_block",
+        "dL/dx for every pixel of every image in the block (not yet / M), pixels first.",
+        input_outputs,
+        [printer.doprint(e) if e != 0 else "np.zeros_like(y)" for e in input_outputs],
+    )
+    loss_block = block_function(
+        "_loss_block",
+        "Sum over the block of BCE(y, sigmoid(z2)), in its stable softplus form.",
+        [loss_expr],
+        [f"np.sum({printer.doprint(loss_expr)})"],
+    )
+    predict_block = block_function(
+        "_predict_block", "sigmoid(z2) for every image in the block.",
+        [d.quantities["A2"].symbols[()]],
+        [printer.doprint(d.forward_definitions[d.quantities["A2"].symbols[()]])],
+    )
+
+    shapes = spec.parameter_shapes
+    header = _HEADER.format(
+        version=__version__,
+        label=spec.label,
+        count=spec.parameter_count,
+        breakdown=spec.parameter_breakdown,
+        command=command or "symbp derive",
+    )
+    constants = [
+        f"PARAMETERS = {{{', '.join(f'{k!r}: {v!r}' for k, v in shapes.items())}}}",
+        f"INPUT_SHAPE = {tuple(spec.input_shape)!r}",
+        f"PARAMETER_COUNT = {spec.parameter_count}",
+        f"BLOCK_SIZE = {BLOCK_SIZE}",
+    ]
+    parts = [
+        header,
+        "import numpy as np\n",
+        "\n".join(constants),
+        _RUNTIME,
+        "\n".join(loss_block),
+        "\n".join(predict_block),
+        "\n".join(gradient_block),
+        "\n".join(input_block),
+    ]
+    return "\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+
+
+def load(d: Derivation) -> types.ModuleType:
+    """Execute the generated source as an in-memory module (what lambdify does, kept readable)."""
+    module = types.ModuleType("symbp_generated_gradients")
+    module.__dict__["__file__"] = "<symbp generated>"
+    exec(compile(generate_source(d), "<symbp generated gradients>", "exec"), module.__dict__)
+    return module
+
+
+_HEADER = '''"""Gradients of a small CNN's binary cross-entropy loss, derived symbolically by symbp {version}.
+
+Network ({label}; {count} trainable parameters: {breakdown}):
+    X -> Z1 = X (cross-correlation) W1 + B1 -> A1 = ReLU(Z1) -> P1 = MaxPool(A1)
+      -> F = flatten(P1) (row-major) -> Z2 = F . W2 + B2 -> A2 = sigmoid(Z2) -> L = mean BCE(Y, A2)
+
+Conventions: cross-correlation (the kernel is not flipped); ReLU'(0) = 0; a tied max-pool
+window sends its whole gradient to the first maximum in row-major order; the loss is the mean
+over the batch, so every gradient is the gradient of that mean and has its parameter's shape.
+
+Every assignment below was printed from the element expressions of symbp's chain-rule
+derivation (sympy.diff, layer by layer), with repeated subexpressions computed once (t0, t1, ...).
+Images are processed in blocks of BLOCK_SIZE; inside a block every name is a vector over images.
+
+Contract:
+    PARAMETERS                      name -> shape, in the order W1, B1, W2, B2
+    loss(X, Y, params) -> float     mean binary cross-entropy over the batch
+    gradients(X, Y, params) -> dict name -> ndarray, the gradient of that mean
+    input_gradient(X, Y, params)    dL/dX, shape (M, H, W)
+    predict(X, params)              A2 = sigmoid(Z2), shape (M,)
+    X: (M, H, W) floats; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
+
+Generated by `{command}`. Do not edit: regenerate instead. Depends only on NumPy.
+"""'''
+
+
+_RUNTIME = '''
+
+def loss(X, Y, params):
+    """Mean binary cross-entropy of the network's prediction over the batch."""
+    x, y, theta = _validate(X, Y, params)
+    total = sum(_loss_block(*block) for block in _blocks(x, y, theta))
+    return float(total / x.shape[1])
+
+
+def gradients(X, Y, params):
+    """Gradient of the mean loss with respect to every parameter, shaped like PARAMETERS."""
+    x, y, theta = _validate(X, Y, params)
+    sums = np.zeros(len(theta))
+    for block in _blocks(x, y, theta):
+        sums += np.array(_gradient_block(*block))
+    sums /= x.shape[1]
+    result, start = {}, 0
+    for name, shape in PARAMETERS.items():
+        size = int(np.prod(shape, dtype=int))
+        result[name] = sums[start : start + size].reshape(shape).copy()
+        start += size
+    return result
+
+
+def input_gradient(X, Y, params):
+    """Gradient of the mean loss with respect to the input images, shape (M, H, W)."""
+    x, y, theta = _validate(X, Y, params)
+    columns = [np.array(_input_gradient_block(*block)) for block in _blocks(x, y, theta)]
+    pixels = np.concatenate(columns, axis=1) / x.shape[1]
+    return np.ascontiguousarray(pixels.T).reshape((x.shape[1], *INPUT_SHAPE))
+
+
+def predict(X, params):
+    """The network's output A2 = sigmoid(Z2) for every image, shape (M,)."""
+    x, _, theta = _validate(X, None, params)
+    y = np.zeros(x.shape[1])
+    return np.concatenate([_predict_block(*block) for block in _blocks(x, y, theta)])
+
+
+def _sigmoid(z):
+    """1 / (1 + exp(-z)) without overflow: exp is only ever taken of -|z|."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def _blocks(x, y, theta):
+    for start in range(0, x.shape[1], BLOCK_SIZE):
+        stop = start + BLOCK_SIZE
+        yield x[:, start:stop], y[start:stop], theta
+
+
+def _as_float_array(value, what):
+    if isinstance(value, (str, bytes)) or value is None:
+        raise ValueError(f"{what} must be a numeric array, got {type(value).__name__}")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{what} must be a numeric array ({error})") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} contains NaN or infinity; pass finite numbers")
+    return array
+
+
+def _validate(X, Y, params):
+    """Check the inputs against the contract; return pixels-first X, labels and parameters."""
+    X = _as_float_array(X, "X")
+    if X.ndim != 3 or X.shape[1:] != INPUT_SHAPE:
+        raise ValueError(
+            f"X must have shape (M, {INPUT_SHAPE[0]}, {INPUT_SHAPE[1]}), got {X.shape}"
+        )
+    m = X.shape[0]
+    if m == 0:
+        raise ValueError("X is an empty batch (M = 0); pass at least one image")
+    if Y is not None:
+        Y = _as_float_array(Y, "Y")
+        if Y.shape != (m,):
+            raise ValueError(f"Y must have shape ({m},) to match X, got {Y.shape}")
+        if np.any((Y < 0) | (Y > 1)):
+            raise ValueError("Y must hold labels in [0, 1]")
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a dict with keys {list(PARAMETERS)}")
+    missing = [k for k in PARAMETERS if k not in params]
+    extra = [k for k in params if k not in PARAMETERS]
+    if missing or extra:
+        raise ValueError(
+            f"params must have exactly the keys {list(PARAMETERS)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
+        )
+    theta = []
+    for name, shape in PARAMETERS.items():
+        value = _as_float_array(params[name], name)
+        if value.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
+        theta.extend(float(v) for v in value.reshape(-1))
+    pixels = np.ascontiguousarray(X.reshape(m, -1).T)
+    return pixels, Y, theta'''

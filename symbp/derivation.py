@@ -1,0 +1,359 @@
+"""The chain-rule derivation, layer by layer, as a data structure.
+
+`derive(spec)` builds the network's element expressions from the layer table, then walks the
+layers from the loss back to the input. Every step differentiates the layer's own element
+expressions with `sympy.diff` (a sparse local Jacobian) and contracts it with the gradient
+arriving from above: dIn[s] = sum_o dOut[o] * d out[o] / d s. Results stay *staged*: each
+gradient is written in terms of the gradient symbols of the layer above (dz1_0_0, ...), not
+substituted all the way down, which keeps expressions small and the steps readable.
+
+The `Derivation` it returns is what every consumer reads: the document templates, the code
+generator and the proofs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from .layers import LAYER_RULES, LayerRule, is_indicator
+from .spec import NetworkSpec
+from .symbols import Quantity, gradient_quantity, make_quantity, object_array, rebuild_node
+
+# name -> (code prefix, LaTeX stem); shapes come from the spec.
+QUANTITY_NAMES: dict[str, tuple[str, str]] = {
+    "X": ("x", "x"),
+    "W1": ("w1", "w^{(1)}"),
+    "B1": ("b1", "b^{(1)}"),
+    "Z1": ("z1", "z^{(1)}"),
+    "A1": ("a1", "a^{(1)}"),
+    "P1": ("p1", "p^{(1)}"),
+    "F": ("f", "f"),
+    "W2": ("w2", "w^{(2)}"),
+    "B2": ("b2", "b^{(2)}"),
+    "Z2": ("z2", "z^{(2)}"),
+    "A2": ("a2", "a^{(2)}"),
+    "Y": ("y", "y"),
+    "L": ("L", "L"),
+}
+
+PARAMETER_NAMES = ("W1", "B1", "W2", "B2")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One layer in the pipeline: rule kind, the quantity it reads and the one it writes."""
+
+    kind: str
+    input: str
+    output: str
+    params: tuple[str, ...] = ()
+
+
+def network_stages(spec: NetworkSpec) -> list[Stage]:
+    return [
+        Stage("conv", "X", "Z1", ("W1", "B1")),
+        Stage("relu", "Z1", "A1"),
+        Stage("maxpool", "A1", "P1"),
+        Stage("flatten", "P1", "F"),
+        Stage("dense", "F", "Z2", ("W2", "B2")),
+        Stage("sigmoid", "Z2", "A2"),
+        Stage("bce", "A2", "L", ("Y",)),
+    ]
+
+
+def quantity_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
+    shapes = {
+        "X": spec.input_shape,
+        "Z1": spec.conv_shape,
+        "A1": spec.conv_shape,
+        "P1": spec.pool_shape,
+        "F": (spec.n_features,),
+        "Z2": (),
+        "A2": (),
+        "Y": (),
+        "L": (),
+    }
+    shapes.update(spec.parameter_shapes)
+    return shapes
+
+
+@dataclass(frozen=True)
+class ForwardStep:
+    """out[index] = expression of the stage's input and parameter symbols."""
+
+    stage: Stage
+    title: str
+    expressions: np.ndarray
+
+
+@dataclass(frozen=True)
+class Step:
+    """One application of the chain rule: the gradient of `target` from the one of `upstream`.
+
+    `local` is the sparse local Jacobian found by `sympy.diff`: (output index, target index) ->
+    d output / d target. `gradient[index]` is the contraction with the upstream gradient symbols.
+    """
+
+    stage: Stage
+    title: str
+    target: str
+    upstream: str
+    local: dict[tuple[tuple[int, ...], tuple[int, ...]], sp.Expr]
+    gradient: np.ndarray
+
+    @property
+    def is_parameter(self) -> bool:
+        return self.target in PARAMETER_NAMES
+
+
+@dataclass(frozen=True)
+class HeadCollapse:
+    """How (dL/dA2)(dA2/dZ2) reduces to A2 - Y, with SymPy's intermediate forms."""
+
+    dloss_da2: sp.Expr  # diff(L, a2)
+    da2_dz2: sp.Expr  # diff(sigma(z2), z2), in z2
+    da2_dz2_in_a2: sp.Expr  # the same, re-expressed with a2 = sigma(z2): a2 (1 - a2)
+    product: sp.Expr  # dL/da2 * da2/dz2 as written
+    simplified_in_z2: sp.Expr  # simplify() of the product with a2 = sigma(z2)
+    result: sp.Expr  # in terms of a2 and y: a2 - y
+
+
+@dataclass
+class Derivation:
+    """Everything the derivation found, in order; read by the renderer, the compiler, the proofs."""
+
+    spec: NetworkSpec
+    stages: list[Stage]
+    quantities: dict[str, Quantity]
+    gradient_symbols: dict[str, Quantity]
+    forward: list[ForwardStep]
+    steps: list[Step]
+    head: HeadCollapse
+    gradients: dict[str, np.ndarray]  # every quantity's staged gradient, parameters included
+    rules: Mapping[str, LayerRule] = field(repr=False)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(self.quantities[name].size for name in PARAMETER_NAMES)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return PARAMETER_NAMES
+
+    def parameter_gradient(self, name: str) -> np.ndarray:
+        return self.gradients[name]
+
+    @cached_property
+    def latex_names(self) -> dict[sp.Symbol, str]:
+        """symbol -> LaTeX, for the LaTeX printer's `symbol_names` setting."""
+        names: dict[sp.Symbol, str] = {}
+        for quantity in [*self.quantities.values(), *self.gradient_symbols.values()]:
+            names.update(quantity.latex_names())
+        return names
+
+    @cached_property
+    def forward_definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        """Forward symbol -> its element expression (z1_0_0 -> sum of products + b1, ...)."""
+        definitions: dict[sp.Symbol, sp.Expr] = {}
+        for step in self.forward:
+            if step.stage.output == "L":
+                continue
+            out = self.quantities[step.stage.output]
+            for index in out.indices():
+                definitions[out.symbols[index]] = step.expressions[index]
+        return definitions
+
+    @cached_property
+    def backward_definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        """Gradient symbol -> its staged expression (dz1_0_0 -> da1_0_0 * [z1_0_0 > 0], ...)."""
+        definitions: dict[sp.Symbol, sp.Expr] = {}
+        for symbol, expr in self.staged_assignments():
+            if symbol not in self.forward_definitions:
+                definitions[symbol] = expr
+        return definitions
+
+    def steps_for(self, target: str) -> Iterator[Step]:
+        return (step for step in self.steps if step.target == target)
+
+    def chain(self, name: str) -> list[str]:
+        """Quantities on the path from L down to `name`: ['L','A2','Z2','F','P1','A1','Z1','W1']."""
+        path = [name]
+        current = name
+        while current != "L":
+            stage = next(s for s in self.stages if current in (s.input, *s.params))
+            current = stage.output
+            path.append(current)
+        return path[::-1]
+
+    def staged_assignments(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """Forward then backward assignments in dependency order, for the code generator.
+
+        The backward part assigns the gradient symbols of the intermediate quantities
+        (dz2, df_k, dp1_i_j, da1_i_j, dz1_i_j) in the order the chain rule reached them.
+        """
+        assignments = list(self.forward_definitions.items())
+        for step in self.steps:
+            if step.is_parameter or step.target == "X":
+                continue
+            symbols = self.gradient_symbols["d" + step.target]
+            for index in symbols.indices():
+                assignments.append((symbols.symbols[index], step.gradient[index]))
+        return assignments
+
+
+# ----------------------------------------------------------------------------------- derive
+def _symbol_positions(quantities: list[Quantity]) -> dict[sp.Symbol, tuple[str, tuple[int, ...]]]:
+    positions: dict[sp.Symbol, tuple[str, tuple[int, ...]]] = {}
+    for quantity in quantities:
+        for index in quantity.indices():
+            positions[quantity.symbols[index]] = (quantity.name, index)
+    return positions
+
+
+class _TemplateDiff:
+    """`sympy.diff` of element expressions, memoized by their shape.
+
+    Every window of a convolution or pool is the same function of its own symbols, so the
+    expression is rewritten over positional placeholders (in a fixed symbol order), differentiated
+    once per distinct template, and the derivatives are mapped back. The derivatives are exactly
+    those `sympy.diff` gives the original expression; only the repeats are skipped.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[sp.Expr, list[sp.Expr]] = {}
+        self._placeholders: list[sp.Symbol] = []
+
+    def __call__(self, expr: sp.Expr, symbols: list[sp.Symbol]) -> list[sp.Expr]:
+        while len(self._placeholders) < len(symbols):
+            self._placeholders.append(sp.Symbol(f"_slot{len(self._placeholders)}", real=True))
+        slots = self._placeholders[: len(symbols)]
+        template = expr.xreplace(dict(zip(symbols, slots)))
+        derivatives = self._cache.get(template)
+        if derivatives is None:
+            derivatives = [sp.diff(template, slot) for slot in slots]
+            self._cache[template] = derivatives
+        back = dict(zip(slots, symbols))
+        return [_instantiate(d, back) for d in derivatives]
+
+
+def _instantiate(template: sp.Basic, mapping: dict[sp.Symbol, sp.Symbol]) -> sp.Basic:
+    """xreplace(mapping) for a template, via `rebuild_node` (no re-evaluation)."""
+    if template in mapping:
+        return mapping[template]
+    if not template.args:
+        return template
+    return rebuild_node(template, [_instantiate(arg, mapping) for arg in template.args])
+
+
+def _vector_jacobian_product(
+    outputs: np.ndarray, upstream: np.ndarray | sp.Expr, wrt: list[Quantity]
+) -> dict[str, tuple[np.ndarray, dict]]:
+    """Contract d outputs / d wrt (from sympy.diff) with the upstream gradient.
+
+    Only the symbols that actually occur in an output are differentiated, so a convolution
+    costs (outputs x filter size) derivatives, not (outputs x inputs).
+    """
+    positions = _symbol_positions(wrt)
+    differentiate = _TemplateDiff()
+    terms: dict[str, dict[tuple[int, ...], list[sp.Expr]]] = {q.name: {} for q in wrt}
+    local: dict[str, dict] = {q.name: {} for q in wrt}
+    for out_index in np.ndindex(*outputs.shape):
+        expr = outputs[out_index]
+        incoming = upstream[out_index] if isinstance(upstream, np.ndarray) else upstream
+        occurring = sorted((s for s in expr.free_symbols if s in positions), key=positions.get)
+        for symbol, derivative in zip(occurring, differentiate(expr, occurring)):
+            if derivative == 0:
+                continue
+            name, index = positions[symbol]
+            local[name][(out_index, index)] = derivative
+            terms[name].setdefault(index, []).append(incoming * derivative)
+    result: dict[str, tuple[np.ndarray, dict]] = {}
+    for quantity in wrt:
+        gradient = object_array(quantity.shape)
+        for index, parts in terms[quantity.name].items():
+            gradient[index] = sp.Add(*parts)
+        result[quantity.name] = (gradient, local[quantity.name])
+    return result
+
+
+def _collapse_head(
+    dloss_da2: sp.Expr, da2_dz2: sp.Expr, a2: sp.Symbol, z2: sp.Symbol, sigmoid: sp.Expr
+) -> HeadCollapse:
+    """Multiply the BCE and sigmoid factors and let SymPy find the simple form.
+
+    The product is simplified with a2 written as sigma(z2); the result is then re-expressed in
+    a2 by eliminating z2 through the inverse of the sigmoid (found by `sympy.solve`).
+    """
+    in_a2 = _express_in_output(da2_dz2, z2, a2, sigmoid)
+    product = dloss_da2 * da2_dz2
+    simplified = sp.simplify(product.subs(a2, sigmoid))
+    result = sp.factor_terms(sp.simplify(_express_in_output(simplified, z2, a2, sigmoid)))
+    return HeadCollapse(dloss_da2, da2_dz2, in_a2, product, simplified, result)
+
+
+def _express_in_output(expr: sp.Expr, z: sp.Symbol, a: sp.Symbol, f: sp.Expr) -> sp.Expr:
+    """Rewrite expr(z) in terms of a = f(z), using z = f^{-1}(a) as SymPy solves it."""
+    inverses = sp.solve(sp.Eq(a, f), z)
+    for inverse in inverses:
+        candidate = sp.simplify(expr.subs(z, inverse))
+        if z not in candidate.free_symbols:
+            return sp.expand(candidate) if candidate.is_polynomial(a) else candidate
+    return expr
+
+
+def derive(spec: NetworkSpec | None = None, rules: Mapping[str, LayerRule] = LAYER_RULES) -> Derivation:
+    """Derive every gradient of the network in `spec` by the chain rule, element by element.
+
+    `rules` is the layer table; tests pass a modified copy to show the proofs catching a
+    broken convention.
+    """
+    spec = spec or NetworkSpec()
+    stages = network_stages(spec)
+    shapes = quantity_shapes(spec)
+    quantities = {
+        name: make_quantity(name, code, tex, shapes[name])
+        for name, (code, tex) in QUANTITY_NAMES.items()
+    }
+
+    forward: list[ForwardStep] = []
+    for stage in stages:
+        rule = rules[stage.kind]
+        params = {name: quantities[name].symbols for name in stage.params}
+        expressions = rule.build(quantities[stage.input].symbols, params, spec)
+        forward.append(ForwardStep(stage, rule.title, expressions))
+
+    gradient_symbols = {
+        "d" + name: gradient_quantity(quantities[name])
+        for name in ("X", "Z1", "A1", "P1", "F", "Z2", "A2")
+    }
+
+    steps: list[Step] = []
+    gradients: dict[str, np.ndarray] = {}
+    head: HeadCollapse | None = None
+    upstream: np.ndarray | sp.Expr = sp.S.One  # dL/dL
+    for stage, fwd in zip(reversed(stages), reversed(forward)):
+        rule = rules[stage.kind]
+        wrt = [quantities[stage.input]] + [quantities[p] for p in stage.params if p != "Y"]
+        products = _vector_jacobian_product(fwd.expressions, upstream, wrt)
+        for quantity in wrt:
+            gradient, local = products[quantity.name]
+            if stage.kind == "sigmoid":
+                # The BCE and sigmoid factors collapse: record how, and keep the simple form.
+                a2, z2 = quantities["A2"].symbols[()], quantities["Z2"].symbols[()]
+                da2_dz2 = local[((), ())]
+                head = _collapse_head(gradients["A2"][()], da2_dz2, a2, z2, fwd.expressions[()])
+                gradient = object_array(())
+                gradient[()] = head.result
+            steps.append(Step(stage, rule.title, quantity.name, stage.output, local, gradient))
+            gradients[quantity.name] = gradient
+        upstream = gradient_symbols["d" + stage.input].symbols
+
+    assert head is not None
+    return Derivation(
+        spec, stages, quantities, gradient_symbols, forward, steps, head, gradients, rules
+    )
