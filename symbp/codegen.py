@@ -16,7 +16,6 @@ import types
 from collections import Counter
 from collections.abc import Iterable
 
-import numpy as np
 import sympy as sp
 
 from . import __version__
@@ -63,7 +62,7 @@ def eliminate_common_subexpressions(
         if node.is_Atom or not node.args or not isinstance(node, sp.Expr):
             return node
         args = [rebuild(arg) for arg in node.args]
-        unchanged = all(new is old for new, old in zip(args, node.args))
+        unchanged = all(new is old for new, old in zip(args, node.args, strict=True))
         new = node if unchanged else rebuild_node(node, args)
         if node in repeated:
             symbol = sp.Symbol(f"{prefix}{len(named)}", real=True)
@@ -78,7 +77,9 @@ def eliminate_common_subexpressions(
 
 
 # ------------------------------------------------------------------------- code assembly
-def _needed(assignments: list[tuple[sp.Symbol, sp.Expr]], outputs: Iterable[sp.Expr]) -> list[tuple[sp.Symbol, sp.Expr]]:
+def _needed(
+    assignments: list[tuple[sp.Symbol, sp.Expr]], outputs: Iterable[sp.Expr]
+) -> list[tuple[sp.Symbol, sp.Expr]]:
     """Keep only the assignments the outputs depend on, in their original order."""
     definitions = dict(assignments)
     wanted: set[sp.Symbol] = set()
@@ -97,7 +98,7 @@ def _batch_sum(expr: sp.Expr, printer: NumPyCodePrinter) -> str:
     terms = expr.args if isinstance(expr, sp.Add) else (expr,)
     parts = []
     for term in terms:
-        factors = term.args if isinstance(term, sp.Mul) else (term,)
+        factors: tuple[sp.Basic, ...] = term.args if isinstance(term, sp.Mul) else (term,)
         if len(factors) == 2 and all(f.is_Symbol for f in factors):
             parts.append(f"np.dot({printer.doprint(factors[0])}, {printer.doprint(factors[1])})")
         else:
@@ -153,13 +154,16 @@ def generate_source(d: Derivation, command: str | None = None) -> str:
     assignment_lines = _Lines(printer)
 
     parameter_outputs = [
-        d.gradients[name][index] for name in d.parameter_names
+        d.gradients[name][index]
+        for name in d.parameter_names
         for index in d.quantities[name].indices()
     ]
     input_outputs = [d.gradients["X"][index] for index in d.quantities["X"].indices()]
     loss_expr = sp.log(1 + sp.exp(z2)) - y * z2  # proved equal to BCE(y, sigmoid(z2))
 
-    def block_function(name: str, doc: str, outputs: list[sp.Expr], returns: list[str]) -> list[str]:
+    def block_function(
+        name: str, doc: str, outputs: list[sp.Expr], returns: list[str]
+    ) -> list[str]:
         body = _needed(staged, outputs)
         lines = [f"def {name}(x, y, theta):", f'    """{doc}"""']
         lines += _unpack([s.name for s in theta], "theta")
@@ -193,7 +197,8 @@ def generate_source(d: Derivation, command: str | None = None) -> str:
         [f"np.sum({printer.doprint(loss_expr)})"],
     )
     predict_block = block_function(
-        "_predict_block", "sigmoid(z2) for every image in the block.",
+        "_predict_block",
+        "sigmoid(z2) for every image in the block.",
         [d.quantities["A2"].symbols[()]],
         [printer.doprint(d.forward_definitions[d.quantities["A2"].symbols[()]])],
     )
@@ -233,7 +238,7 @@ def load(d: Derivation) -> types.ModuleType:
     return module
 
 
-_HEADER = '''"""Gradients of a small CNN's binary cross-entropy loss, derived symbolically by symbp {version}.
+_HEADER = '''"""Gradients of a small CNN's binary cross-entropy loss, derived by symbp {version}.
 
 Network ({label}; {count} trainable parameters: {breakdown}):
     X -> Z1 = X (cross-correlation) W1 + B1 -> A1 = ReLU(Z1) -> P1 = MaxPool(A1)

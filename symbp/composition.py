@@ -9,6 +9,8 @@ gradients, with the same pattern fixed, are identical to it.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import sympy as sp
 
@@ -53,7 +55,7 @@ def _exp_as_symbol(expr: sp.Expr, z2: sp.Expr, e: sp.Symbol) -> sp.Expr:
 def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) -> Proof:
     parameters = [s for name in d.parameter_names for s in d.quantities[name].flat()]
     a2 = d.quantities["A2"].symbols[()]
-    bce = d.forward[-1].expressions[()]
+    bce = cast(sp.Expr, d.forward[-1].expressions[()])
     e = sp.Symbol("E", positive=True)
     patterns_checked = set()
     for seed in seeds:
@@ -78,23 +80,28 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
         patterns_checked.add(pattern)
         for parameter in parameters:
             name, index = next(
-                (n, i) for n in d.parameter_names for i in d.quantities[n].indices()
+                (n, i)
+                for n in d.parameter_names
+                for i in d.quantities[n].indices()
                 if d.quantities[n].symbols[i] == parameter
             )
             chain = d.gradients[name][index]
             chain = _fix_indicators(chain, point).xreplace(staged).xreplace(composed)
             direct = sp.diff(direct_loss, parameter)
-            difference = sp.cancel(sp.together(
-                _exp_as_symbol(direct, z2, e) - _exp_as_symbol(chain, z2, e)
-            ))
+            difference = sp.cancel(
+                sp.together(_exp_as_symbol(direct, z2, e) - _exp_as_symbol(chain, z2, e))
+            )
             if difference != 0:
                 return Proof(
-                    "composition", "Chain rule = sympy.diff of the fully composed loss",
-                    "", False,
+                    "composition",
+                    "Chain rule = sympy.diff of the fully composed loss",
+                    "",
+                    False,
                     f"pattern from seed {seed}: d L/d {parameter} differs by {difference}",
                 )
     return Proof(
-        "composition", "Chain rule = sympy.diff of the fully composed loss",
+        "composition",
+        "Chain rule = sympy.diff of the fully composed loss",
         r"\frac{\partial}{\partial \theta} L\big(X, \theta\big) \text{ (composed) } = "
         r"\text{chain rule}, \text{ each activation pattern fixed}",
         True,

@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from .layers import LAYER_RULES, LayerRule, is_indicator
+from .layers import LAYER_RULES, LayerRule
 from .spec import NetworkSpec
 from .symbols import Quantity, gradient_quantity, make_quantity, object_array, rebuild_node
 
@@ -232,12 +232,12 @@ class _TemplateDiff:
         while len(self._placeholders) < len(symbols):
             self._placeholders.append(sp.Symbol(f"_slot{len(self._placeholders)}", real=True))
         slots = self._placeholders[: len(symbols)]
-        template = expr.xreplace(dict(zip(symbols, slots)))
+        template = expr.xreplace(dict(zip(symbols, slots, strict=True)))
         derivatives = self._cache.get(template)
         if derivatives is None:
             derivatives = [sp.diff(template, slot) for slot in slots]
             self._cache[template] = derivatives
-        back = dict(zip(slots, symbols))
+        back = dict(zip(slots, symbols, strict=True))
         return [_instantiate(d, back) for d in derivatives]
 
 
@@ -265,8 +265,10 @@ def _vector_jacobian_product(
     for out_index in np.ndindex(*outputs.shape):
         expr = outputs[out_index]
         incoming = upstream[out_index] if isinstance(upstream, np.ndarray) else upstream
-        occurring = sorted((s for s in expr.free_symbols if s in positions), key=positions.get)
-        for symbol, derivative in zip(occurring, differentiate(expr, occurring)):
+        occurring = sorted(
+            (s for s in expr.free_symbols if s in positions), key=lambda s: positions[s]
+        )
+        for symbol, derivative in zip(occurring, differentiate(expr, occurring), strict=True):
             if derivative == 0:
                 continue
             name, index = positions[symbol]
@@ -306,7 +308,9 @@ def _express_in_output(expr: sp.Expr, z: sp.Symbol, a: sp.Symbol, f: sp.Expr) ->
     return expr
 
 
-def derive(spec: NetworkSpec | None = None, rules: Mapping[str, LayerRule] = LAYER_RULES) -> Derivation:
+def derive(
+    spec: NetworkSpec | None = None, rules: Mapping[str, LayerRule] = LAYER_RULES
+) -> Derivation:
     """Derive every gradient of the network in `spec` by the chain rule, element by element.
 
     `rules` is the layer table; tests pass a modified copy to show the proofs catching a
@@ -336,7 +340,7 @@ def derive(spec: NetworkSpec | None = None, rules: Mapping[str, LayerRule] = LAY
     gradients: dict[str, np.ndarray] = {}
     head: HeadCollapse | None = None
     upstream: np.ndarray | sp.Expr = sp.S.One  # dL/dL
-    for stage, fwd in zip(reversed(stages), reversed(forward)):
+    for stage, fwd in zip(reversed(stages), reversed(forward), strict=True):
         rule = rules[stage.kind]
         wrt = [quantities[stage.input]] + [quantities[p] for p in stage.params if p != "Y"]
         products = _vector_jacobian_product(fwd.expressions, upstream, wrt)

@@ -19,6 +19,7 @@ or pool offsets, never over pixels or images.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
@@ -177,20 +178,20 @@ class NumericNetwork:
         self.spec = spec
 
     # ----------------------------------------------------------------- public API
-    def forward(self, X: ArrayLike, params: dict[str, ArrayLike]) -> dict[str, Array]:
+    def forward(self, X: ArrayLike, params: Mapping[str, ArrayLike]) -> dict[str, Array]:
         """Every intermediate {"Z1", "A1", "P1", "F", "Z2", "A2"} for X of shape (M, H, W)."""
         _, values = self._forward(self._images(X), self._parameters(params))
         values["A2"] = sigmoid(values["Z2"])
         return values
 
-    def loss(self, X: ArrayLike, Y: ArrayLike, params: dict[str, ArrayLike]) -> float:
+    def loss(self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]) -> float:
         """Mean binary cross-entropy of the batch."""
         images = self._images(X)
         _, values = self._forward(images, self._parameters(params))
         return bce_with_logits(values["Z2"], self._labels(Y, len(images)))
 
     def gradients(
-        self, X: ArrayLike, Y: ArrayLike, params: dict[str, ArrayLike]
+        self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]
     ) -> dict[str, Array]:
         """dL/d(parameter), shaped like `spec.parameter_shapes` (B1 and B2 as 0-d arrays)."""
         layers, _, _ = self._backward(X, Y, params)
@@ -203,13 +204,13 @@ class NumericNetwork:
             "B2": dense.grad_bias,
         }
 
-    def input_gradient(self, X: ArrayLike, Y: ArrayLike, params: dict[str, ArrayLike]) -> Array:
+    def input_gradient(self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]) -> Array:
         """dL/dX, shape (M, H, W)."""
         _, _, grad_x = self._backward(X, Y, params)
         return grad_x
 
     def intermediate_gradients(
-        self, X: ArrayLike, Y: ArrayLike, params: dict[str, ArrayLike]
+        self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]
     ) -> dict[str, Array]:
         """dL/d{"Z2", "F", "P1", "A1", "Z1"}: each layer's incoming gradient (worked examples)."""
         _, grads, _ = self._backward(X, Y, params)
@@ -235,7 +236,7 @@ class NumericNetwork:
         return layers, values
 
     def _backward(
-        self, X: ArrayLike, Y: ArrayLike, params: dict[str, ArrayLike]
+        self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]
     ) -> tuple[list[Layer], dict[str, Array], Array]:
         """Forward then backward; returns the layers (holding parameter gradients),
         dL/d(each intermediate) and dL/dX."""
@@ -265,7 +266,7 @@ class NumericNetwork:
             raise ValueError(f"Y must hold one label per image ({m}), got shape {labels.shape}")
         return labels.reshape(m)
 
-    def _parameters(self, params: dict[str, ArrayLike]) -> dict[str, Array]:
+    def _parameters(self, params: Mapping[str, ArrayLike]) -> dict[str, Array]:
         checked = {}
         for name, shape in self.spec.parameter_shapes.items():
             if name not in params:

@@ -88,7 +88,7 @@ def _max_pool(a: np.ndarray, params: Mapping[str, np.ndarray], spec: NetworkSpec
     for index, window in pool_windows(spec).items():
         values = [a[cell] for cell in window]
         chosen = first_max_conditions(values)
-        out[index] = sp.Add(*(v * indicator(c) for v, c in zip(values, chosen)))
+        out[index] = sp.Add(*(v * indicator(c) for v, c in zip(values, chosen, strict=True)))
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import product
+from typing import cast
 
 import numpy as np
 import sympy as sp
@@ -39,7 +40,9 @@ class Proof:
         return f"[{mark}] {self.title}: {self.detail}"
 
 
-def _first_difference(actual: np.ndarray, expected: np.ndarray) -> tuple[tuple[int, ...], sp.Expr] | None:
+def _first_difference(
+    actual: np.ndarray, expected: np.ndarray
+) -> tuple[tuple[int, ...], sp.Expr] | None:
     for index in np.ndindex(*actual.shape):
         difference = sp.expand(actual[index] - expected[index])
         if difference != 0:
@@ -52,7 +55,9 @@ def _compare(actual: np.ndarray, expected: np.ndarray, what: str) -> tuple[bool,
     if mismatch is None:
         return True, f"all {actual.size} elements of {what}: difference expands to 0"
     index, difference = mismatch
-    return False, f"element {list(index)} of {what} differs by {difference}"
+    text = str(difference)
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return False, f"element {list(index)} of {what} differs by {text}"
 
 
 def _find(actual: np.ndarray, candidates: dict[str, np.ndarray], what: str) -> tuple[bool, str]:
@@ -61,7 +66,8 @@ def _find(actual: np.ndarray, candidates: dict[str, np.ndarray], what: str) -> t
     holds, detail = _compare(actual, candidates[expected_name], what)
     if holds:
         others = [
-            name for name, array in candidates.items()
+            name
+            for name, array in candidates.items()
             if name != expected_name and _first_difference(actual, array) is not None
         ]
         if others:
@@ -70,7 +76,7 @@ def _find(actual: np.ndarray, candidates: dict[str, np.ndarray], what: str) -> t
     matches = [
         name for name, array in candidates.items() if _first_difference(actual, array) is None
     ]
-    found = f" (it is the {matches[0]})" if matches else ""
+    found = f"; it is the {matches[0]}" if matches else ""
     return False, detail + found
 
 
@@ -82,12 +88,18 @@ def prove_dw1_is_cross_correlation(d: Derivation) -> Proof:
         {
             "cross-correlation X ⋆ dZ1": patterns.correlate_valid(x, dz1),
             "true convolution X * dZ1 (flipped)": patterns.convolve_valid(x, dz1),
+            "cross-correlation rotated by 180° (a forward pass that flips the kernel)": (
+                patterns.rotate_180(patterns.correlate_valid(x, dz1))
+            ),
         },
         "dL/dW1",
     )
     return Proof(
-        "dW1", "dL/dW1 is the valid cross-correlation of X with dL/dZ1",
-        r"\frac{\partial L}{\partial W_1} = X \star \frac{\partial L}{\partial Z_1}", holds, detail,
+        "dW1",
+        "dL/dW1 is the valid cross-correlation of X with dL/dZ1",
+        r"\frac{\partial L}{\partial W_1} = X \star \frac{\partial L}{\partial Z_1}",
+        holds,
+        detail,
     )
 
 
@@ -98,9 +110,11 @@ def prove_db1_is_sum(d: Derivation) -> Proof:
     expected[()] = patterns.total(dz1)
     holds, detail = _compare(actual, expected, "dL/dB1")
     return Proof(
-        "dB1", "dL/dB1 is the sum of dL/dZ1",
+        "dB1",
+        "dL/dB1 is the sum of dL/dZ1",
         r"\frac{\partial L}{\partial B_1} = \sum_{i,j} \frac{\partial L}{\partial z^{(1)}_{i,j}}",
-        holds, detail.replace("all 1 elements of dL/dB1", "dL/dB1"),
+        holds,
+        detail.replace("all 1 elements of dL/dB1", "dL/dB1"),
     )
 
 
@@ -111,10 +125,12 @@ def prove_dx_is_full_convolution(d: Derivation) -> Proof:
     holds, detail = _find(
         d.gradients["X"],
         {
-            "full cross-correlation of dZ1 with rot180(W1)":
-                patterns.correlate_valid(padded, patterns.rotate_180(w1)),
-            "full cross-correlation of dZ1 with W1 (unrotated)":
-                patterns.correlate_valid(padded, w1),
+            "full cross-correlation of dZ1 with rot180(W1)": patterns.correlate_valid(
+                padded, patterns.rotate_180(w1)
+            ),
+            "full cross-correlation of dZ1 with W1 (unrotated)": patterns.correlate_valid(
+                padded, w1
+            ),
         },
         "dL/dX",
     )
@@ -124,10 +140,12 @@ def prove_dx_is_full_convolution(d: Derivation) -> Proof:
         holds = holds and same
         detail += "; equivalently the full true convolution dZ1 * W1"
     return Proof(
-        "dX", "dL/dX is the full convolution of dL/dZ1 with W1 rotated by 180°",
+        "dX",
+        "dL/dX is the full convolution of dL/dZ1 with W1 rotated by 180°",
         r"\frac{\partial L}{\partial X} = \operatorname{pad}_{k-1}\!\Big(\frac{\partial L}"
         r"{\partial Z_1}\Big) \star \operatorname{rot}_{180}(W_1)",
-        holds, detail,
+        holds,
+        detail,
     )
 
 
@@ -141,12 +159,15 @@ def prove_head_collapses(d: Derivation) -> Proof:
     holds = difference == 0 and sp.expand(head.result - (a2 - y)) == 0
     detail = (
         "simplify((dL/dA2)(dA2/dZ2) - (sigma(z2) - y)) = 0"
-        if holds else f"the product differs from A2 - Y by {difference}; found {head.result}"
+        if holds
+        else f"the product differs from A2 - Y by {difference}; found {head.result}"
     )
     return Proof(
-        "head", "(dL/dA2)(dA2/dZ2) = A2 - Y",
+        "head",
+        "(dL/dA2)(dA2/dZ2) = A2 - Y",
         r"\frac{\partial L}{\partial A_2}\frac{\partial A_2}{\partial Z_2} = A_2 - Y",
-        holds, detail,
+        holds,
+        detail,
     )
 
 
@@ -154,14 +175,16 @@ def prove_stable_loss(d: Derivation) -> Proof:
     """The compiled loss uses softplus(z2) - y z2; it must equal BCE(y, sigma(z2))."""
     y, z2 = d.quantities["Y"].symbols[()], d.quantities["Z2"].symbols[()]
     a2 = d.quantities["A2"].symbols[()]
-    bce = d.forward[-1].expressions[()].subs(a2, 1 / (1 + sp.exp(-z2)))
+    bce = cast(sp.Expr, d.forward[-1].expressions[()]).subs(a2, 1 / (1 + sp.exp(-z2)))
     softplus_form = sp.log(1 + sp.exp(z2)) - y * z2
     difference = sp.simplify(sp.expand_log(bce - softplus_form, force=True))
     holds = difference == 0
     return Proof(
-        "stable-loss", "BCE(y, sigma(z2)) = softplus(z2) - y z2 (the form the compiled loss uses)",
+        "stable-loss",
+        "BCE(y, sigma(z2)) = softplus(z2) - y z2 (the form the compiled loss uses)",
         r"-\big(y\log\sigma(z) + (1-y)\log(1-\sigma(z))\big) = \log(1+e^{z}) - y z",
-        holds, "simplify of the difference is 0" if holds else f"difference {difference}",
+        holds,
+        "simplify of the difference is 0" if holds else f"difference {difference}",
     )
 
 
@@ -174,9 +197,7 @@ def prove_relu_derivative_at_zero(d: Derivation) -> Proof:
     detail = f"d relu(z)/dz from sympy.diff = {local}; at z = -1, 0, 1: " + ", ".join(
         str(values[v]) for v in (-1, 0, 1)
     )
-    return Proof(
-        "relu0", "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail
-    )
+    return Proof("relu0", "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail)
 
 
 def _window_assignments(n: int) -> Iterator[tuple[int, ...]]:
@@ -198,8 +219,13 @@ def prove_pool_routes_to_first_max(d: Derivation) -> Proof:
     window = [a1[cell] for cell in cells]
     derivatives = [step.local[(first_out, cell)] for cell in cells]
     if not all(is_indicator(e) for e in derivatives):
-        return Proof("ties", "Max-pool ties route to the first maximum", "", False,
-                     f"local derivatives are not 0/1 indicators: {derivatives}")
+        return Proof(
+            "ties",
+            "Max-pool ties route to the first maximum",
+            "",
+            False,
+            f"local derivatives are not 0/1 indicators: {derivatives}",
+        )
     route: Callable[..., list[int]] = sp.lambdify(window, derivatives, modules="math")
     checked = 0
     for values in _window_assignments(len(window)):
@@ -209,13 +235,17 @@ def prove_pool_routes_to_first_max(d: Derivation) -> Proof:
         checked += 1
         if got != expected:
             return Proof(
-                "ties", "Max-pool ties route to the first maximum (row-major)",
-                r"\partial p / \partial a_k = [k \text{ is the first maximum}]", False,
+                "ties",
+                "Max-pool ties route to the first maximum (row-major)",
+                r"\partial p / \partial a_k = [k \text{ is the first maximum}]",
+                False,
                 f"window values {list(values)} route to {got}, expected {expected}",
             )
     return Proof(
-        "ties", "Max-pool ties route to the first maximum (row-major)",
-        r"\partial p / \partial a_k = [k \text{ is the first maximum}]", True,
+        "ties",
+        "Max-pool ties route to the first maximum (row-major)",
+        r"\partial p / \partial a_k = [k \text{ is the first maximum}]",
+        True,
         f"{checked} window assignments (all ties among values 0, 1, 2) route the whole "
         "gradient to the first maximum",
     )

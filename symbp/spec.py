@@ -39,7 +39,7 @@ def parse_size(text: str, what: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """Conv (valid, stride 1, scalar bias) -> ReLU -> max-pool -> flatten -> dense(1) -> sigmoid -> BCE.
+    """Conv (valid, stride 1, one bias) -> ReLU -> max-pool -> flatten -> dense -> sigmoid -> BCE.
 
     The defaults are the teaching network: a 6x6 image, a 3x3 filter, 2x2 max-pool with
     stride 2, giving 15 trainable parameters.

@@ -44,9 +44,7 @@ class Quantity:
         return iter(product(*(range(n) for n in self.shape)))
 
     def latex_names(self) -> dict[sp.Symbol, str]:
-        return {
-            self.symbols[index]: element_latex(self.tex, index) for index in self.indices()
-        }
+        return {self.symbols[index]: element_latex(self.tex, index) for index in self.indices()}
 
     def matrix(self) -> sp.Matrix:
         """The quantity as a SymPy matrix (scalars 1x1, vectors a column) for display."""

@@ -10,6 +10,7 @@ and `F.binary_cross_entropy_with_logits` is the stable fused loss, averaged over
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def torch_gradients(
     spec: NetworkSpec,
     X: ArrayLike,
     Y: ArrayLike,
-    params: dict[str, ArrayLike],
+    params: Mapping[str, ArrayLike],
     dtype: str = "float64",
 ) -> tuple[float, dict[str, NDArray[np.float64]], NDArray[np.float64]]:
     """(mean BCE loss, dL/d(parameter) shaped like spec.parameter_shapes, dL/dX of shape (M,H,W)).

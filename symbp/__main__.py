@@ -1,0 +1,7 @@
+"""`python -m symbp` is the `symbp` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

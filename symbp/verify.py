@@ -1,0 +1,277 @@
+"""Check the compiled symbolic gradients against three independent engines.
+
+References: the hand-written numeric engine (`engine.py`), central finite differences
+(`gradcheck.py`) and PyTorch autograd (`torch_oracle.py`, when torch is installed). Cases:
+random batches, and crafted ones where conventions decide the answer — every pool window tied,
+Z1 exactly 0, saturated sigmoids, all labels 0 or all 1. On crafted cases the zero pattern of
+every gradient must be identical, not merely close: a tie or a zero routed differently shows
+up as an exact zero in one engine and a value in the other.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .engine import NumericNetwork
+from .gradcheck import finite_difference_gradients, max_errors, same_zero_pattern
+from .spec import NetworkSpec
+from .torch_oracle import torch_available, torch_gradients
+
+Params = dict[str, np.ndarray]
+Case = tuple[str, np.ndarray, np.ndarray, Params]
+
+TOLERANCE = 1e-9  # relative, against the engine and PyTorch (float64)
+FD_TOLERANCE = 1e-6  # relative, against central differences (step 1e-5)
+FD_FLOOR = 1e-2  # entries below 1% of their parameter's largest are judged against that 1%
+
+
+@dataclass(frozen=True)
+class Row:
+    reference: str
+    quantity: str  # W1, B1, W2, B2, X (input gradient) or loss
+    cases: int
+    max_abs: float
+    max_rel: float
+    tolerance: float
+    zero_patterns_equal: bool | None  # crafted cases only
+
+    @property
+    def passed(self) -> bool:
+        exact = self.zero_patterns_equal is not False
+        return exact and bool(self.max_rel <= self.tolerance)
+
+
+@dataclass
+class Report:
+    spec: NetworkSpec
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for row in self.rows)
+
+    def table(self) -> str:
+        header = f"{'reference':<31}{'grad':<6}{'cases':>6}{'max abs err':>13}{'max rel err':>13}"
+        header += f"{'tolerance':>11}  {'zeros':<6}result"
+        lines = [header, "-" * len(header)]
+        for row in self.rows:
+            zeros = {None: "-", True: "same", False: "DIFF"}[row.zero_patterns_equal]
+            lines.append(
+                f"{row.reference:<31}{row.quantity:<6}{row.cases:>6}{row.max_abs:>13.2e}"
+                f"{row.max_rel:>13.2e}{row.tolerance:>11.0e}  {zeros:<6}"
+                f"{'ok' if row.passed else 'MISMATCH'}"
+            )
+        return "\n".join(lines + self.notes)
+
+
+# ---------------------------------------------------------------------------------- cases
+def _random_params(spec: NetworkSpec, rng: np.random.Generator) -> Params:
+    fan_in = spec.filter_shape[0] * spec.filter_shape[1]
+    return {
+        "W1": rng.normal(0, 1 / np.sqrt(fan_in), spec.filter_shape),
+        "B1": np.array(rng.normal(0, 0.1)),
+        "W2": rng.normal(0, 1 / np.sqrt(spec.n_features), (spec.n_features, 1)),
+        "B2": np.array(rng.normal(0, 0.1)),
+    }
+
+
+def random_cases(spec: NetworkSpec, count: int = 6, seed: int = 0) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(count):
+        m = (1, 7, 64)[k % 3]
+        x = rng.normal(size=(m, *spec.input_shape))
+        y = rng.integers(0, 2, size=m).astype(float)
+        cases.append((f"random batch M={m}", x, y, _random_params(spec, rng)))
+    return cases
+
+
+def crafted_cases(spec: NetworkSpec, seed: int = 0) -> list[Case]:
+    """Cases whose answer depends on the conventions, built from small integers where exact."""
+    rng = np.random.default_rng(seed)
+    h, w = spec.input_shape
+    m = 5
+    cases: list[Case] = []
+
+    tied = _random_params(spec, rng)
+    tied["W1"] = np.zeros(spec.filter_shape)
+    tied["B1"] = np.array(0.5)  # Z1 = 0.5 everywhere: every window is a four-way tie
+    cases.append(
+        (
+            "every pool window tied (W1 = 0)",
+            rng.normal(size=(m, h, w)),
+            rng.integers(0, 2, m).astype(float),
+            tied,
+        )
+    )
+
+    flat = _random_params(spec, rng)
+    flat["W1"] = rng.integers(-2, 3, spec.filter_shape).astype(float)
+    flat["B1"] = np.array(1.0)
+    cases.append(
+        (
+            "every window tied (constant images)",
+            np.ones((m, h, w)) * rng.integers(1, 4, (m, 1, 1)),
+            rng.integers(0, 2, m).astype(float),
+            flat,
+        )
+    )
+
+    zeros = _random_params(spec, rng)
+    zeros["W1"] = rng.integers(-1, 2, spec.filter_shape).astype(float)
+    zeros["B1"] = np.array(0.0)
+    x_int = rng.integers(-1, 2, size=(m, h, w)).astype(float)
+    cases.append(
+        ("Z1 exactly 0 in places (integers)", x_int, rng.integers(0, 2, m).astype(float), zeros)
+    )
+
+    saturated = _random_params(spec, rng)
+    saturated["W1"] = np.abs(saturated["W1"])
+    saturated["W2"] = np.full((spec.n_features, 1), 100.0)
+    saturated["B2"] = np.array(0.0)
+    x_pos = np.abs(rng.normal(size=(m, h, w))) + 0.5
+    x_sat = x_pos * np.array([1, 1, 1, -1, -1])[:, None, None]
+    cases.append(("saturated sigmoid, Y = 1", x_sat, np.ones(m), saturated))
+    cases.append(("saturated sigmoid, Y = 0", x_sat, np.zeros(m), saturated))
+
+    cases.append(
+        ("all labels Y = 0", rng.normal(size=(m, h, w)), np.zeros(m), _random_params(spec, rng))
+    )
+    cases.append(
+        ("all labels Y = 1", rng.normal(size=(m, h, w)), np.ones(m), _random_params(spec, rng))
+    )
+    return cases
+
+
+def kink_margin(spec: NetworkSpec, x: np.ndarray, params: Params) -> float:
+    """How far the point is from a kink: min |Z1| and the smallest first-second gap of a pool."""
+    values = NumericNetwork(spec).forward(x, params)
+    p, s = spec.pool_size, spec.stride
+    windows = sliding_window_view(values["A1"], (p, p), axis=(1, 2))[:, ::s, ::s]
+    ranked = np.sort(windows.reshape(*windows.shape[:3], p * p), axis=-1)
+    live = ranked[..., -1] > 0
+    gap = (ranked[..., -1] - ranked[..., -2])[live]
+    return float(min(np.abs(values["Z1"]).min(), gap.min(initial=np.inf)))
+
+
+def smooth_cases(spec: NetworkSpec, count: int = 2, seed: int = 100) -> list[Case]:
+    """Random cases 1e-3 away from every kink, where finite differences are meaningful."""
+    found: list[Case] = []
+    for _, x, y, params in random_cases(spec, count=60, seed=seed):
+        if len(found) == count:
+            break
+        if kink_margin(spec, x, params) > 1e-3:
+            found.append((f"smooth batch M={len(y)}", x, y, params))
+    return found
+
+
+# ------------------------------------------------------------------------------- verify
+GradientFn = Callable[[np.ndarray, np.ndarray, Params], tuple[float, Params, np.ndarray]]
+
+
+def _compiled(module: types.ModuleType) -> GradientFn:
+    def run(x: np.ndarray, y: np.ndarray, p: Params) -> tuple[float, Params, np.ndarray]:
+        return module.loss(x, y, p), module.gradients(x, y, p), module.input_gradient(x, y, p)
+
+    return run
+
+
+def _engine(spec: NetworkSpec) -> GradientFn:
+    net = NumericNetwork(spec)
+
+    def run(x: np.ndarray, y: np.ndarray, p: Params) -> tuple[float, Params, np.ndarray]:
+        return net.loss(x, y, p), net.gradients(x, y, p), net.input_gradient(x, y, p)
+
+    return run
+
+
+def _torch(spec: NetworkSpec) -> GradientFn:
+    def run(x: np.ndarray, y: np.ndarray, p: Params) -> tuple[float, Params, np.ndarray]:
+        return torch_gradients(spec, x, y, p)
+
+    return run
+
+
+def _compare_all(
+    name: str,
+    ours: GradientFn,
+    theirs: GradientFn,
+    cases: list[Case],
+    tolerance: float,
+    exact_zeros: bool,
+) -> list[Row]:
+    worst: dict[str, list[float]] = {}
+    zeros_equal = True
+    for _, x, y, params in cases:
+        loss_a, grads_a, dx_a = ours(x, y, params)
+        loss_b, grads_b, dx_b = theirs(x, y, params)
+        a = {**grads_a, "X": dx_a, "loss": np.array(loss_a)}
+        b = {**grads_b, "X": dx_b, "loss": np.array(loss_b)}
+        for key, (abs_err, rel_err) in max_errors(a, b).items():
+            current = worst.setdefault(key, [0.0, 0.0])
+            current[0], current[1] = max(current[0], abs_err), max(current[1], rel_err)
+        if exact_zeros:
+            zeros_equal = zeros_equal and same_zero_pattern(a, b)
+    return [
+        Row(
+            name,
+            key,
+            len(cases),
+            errors[0],
+            errors[1],
+            tolerance,
+            zeros_equal if exact_zeros else None,
+        )
+        for key, errors in worst.items()
+    ]
+
+
+def verify(
+    spec: NetworkSpec,
+    module: types.ModuleType,
+    use_torch: bool | None = None,
+    random_count: int = 6,
+) -> Report:
+    """Compare the compiled module with every reference on random and crafted cases."""
+    report = Report(spec)
+    compiled = _compiled(module)
+    randoms = random_cases(spec, random_count)
+    crafted = crafted_cases(spec)
+    references: list[tuple[str, GradientFn]] = [("engine", _engine(spec))]
+    if use_torch is None:
+        use_torch = torch_available()
+    if use_torch:
+        references.append(("PyTorch float64", _torch(spec)))
+    else:
+        report.notes.append("PyTorch not installed: pip install torch==2.13.0 to add it.")
+    for name, reference in references:
+        report.rows += _compare_all(
+            f"{name} / random", compiled, reference, randoms, TOLERANCE, exact_zeros=False
+        )
+        report.rows += _compare_all(
+            f"{name} / crafted", compiled, reference, crafted, TOLERANCE, exact_zeros=True
+        )
+
+    smooth = smooth_cases(spec)
+    worst: dict[str, list[float]] = {}
+    for _, x, y, params in smooth:
+
+        def loss(p: Params, x: np.ndarray = x, y: np.ndarray = y) -> float:
+            return float(module.loss(x, y, p))
+
+        numeric = finite_difference_gradients(loss, params, eps=1e-5)
+        errors = max_errors(module.gradients(x, y, params), numeric, floor=FD_FLOOR)
+        for key, (abs_err, rel_err) in errors.items():
+            current = worst.setdefault(key, [0.0, 0.0])
+            current[0], current[1] = max(current[0], abs_err), max(current[1], rel_err)
+    report.rows += [
+        Row("finite differences / smooth", key, len(smooth), e[0], e[1], FD_TOLERANCE, None)
+        for key, e in worst.items()
+    ]
+    return report
