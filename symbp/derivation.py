@@ -177,6 +177,17 @@ class Derivation:
                 definitions[symbol] = expr
         return definitions
 
+    def _repr_latex_(self) -> str:
+        """Jupyter shows a derivation as its gradients in LaTeX."""
+        from .document import notebook_latex
+
+        return notebook_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from .document import notebook_markdown
+
+        return notebook_markdown(self)
+
     def steps_for(self, target: str) -> Iterator[Step]:
         return (step for step in self.steps if step.target == target)
 
