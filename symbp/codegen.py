@@ -12,6 +12,7 @@ that is shipped.
 
 from __future__ import annotations
 
+import functools
 import types
 from collections import Counter
 from collections.abc import Iterable
@@ -144,6 +145,23 @@ def _parameter_symbols(d: Derivation) -> list[sp.Symbol]:
 
 def generate_source(d: Derivation, command: str | None = None) -> str:
     """The text of the standalone module for this derivation."""
+    return _header(d, command) + _module_body(d)
+
+
+def _header(d: Derivation, command: str | None) -> str:
+    spec = d.spec
+    return _HEADER.format(
+        version=__version__,
+        label=spec.label,
+        count=spec.parameter_count,
+        breakdown=spec.parameter_breakdown,
+        command=command or "symbp derive",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _module_body(d: Derivation) -> str:
+    """Everything after the docstring; printed once per derivation however often it is asked for."""
     spec = d.spec
     printer = NumPyCodePrinter()
     x_symbols = d.quantities["X"].flat()
@@ -204,13 +222,6 @@ def generate_source(d: Derivation, command: str | None = None) -> str:
     )
 
     shapes = spec.parameter_shapes
-    header = _HEADER.format(
-        version=__version__,
-        label=spec.label,
-        count=spec.parameter_count,
-        breakdown=spec.parameter_breakdown,
-        command=command or "symbp derive",
-    )
     constants = [
         f"PARAMETERS = {{{', '.join(f'{k!r}: {v!r}' for k, v in shapes.items())}}}",
         f"INPUT_SHAPE = {tuple(spec.input_shape)!r}",
@@ -218,7 +229,7 @@ def generate_source(d: Derivation, command: str | None = None) -> str:
         f"BLOCK_SIZE = {BLOCK_SIZE}",
     ]
     parts = [
-        header,
+        "",
         "import numpy as np\n",
         "\n".join(constants),
         _RUNTIME,

@@ -123,7 +123,7 @@ class HeadCollapse:
     result: sp.Expr  # in terms of a2 and y: a2 - y
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: compiled code is cached per derivation
 class Derivation:
     """Everything the derivation found, in order; read by the renderer, the compiler, the proofs."""
 
