@@ -16,15 +16,17 @@ import functools
 import types
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import sympy as sp
 
 from . import __version__
 from .derivation import Derivation
-from .printers import NumPyCodePrinter
+from .printers import NumPyCodePrinter, ScalarCodePrinter
 from .symbols import rebuild_node
 
-BLOCK_SIZE = 2048  # images per block: the block's vectors stay in cache
+SCALAR_BATCH = 4  # batches this small run image by image in Python floats
+BLOCK_SIZE = 4096  # images per block: its vectors (32 KiB each) stay in cache
 
 
 # -------------------------------------------------------------------------------- CSE
@@ -78,6 +80,53 @@ def eliminate_common_subexpressions(
 
 
 # ------------------------------------------------------------------------- code assembly
+@dataclass(frozen=True)
+class LinearInput:
+    """The first layer, when it is affine in the images: one matrix product for all outputs.
+
+    `rows`, `cols` and `entries` list the nonzero local derivatives d out[row] / d x[col] that
+    `sympy.diff` found; each is a single parameter symbol (entries index into theta), so the
+    Jacobian is assembled once per call and the whole layer is `jacobian @ x + offset`.
+    """
+
+    name: str  # 'z1'
+    outputs: list[sp.Symbol]
+    rows: list[int]
+    cols: list[int]
+    entries: list[int]  # positions in theta
+    offset: sp.Expr  # the same for every output (the bias)
+
+
+def _linear_input(d: Derivation, staged: list[tuple[sp.Symbol, sp.Expr]]) -> LinearInput | None:
+    first = d.stages[0]
+    step = next(s for s in d.steps if s.stage == first and s.target == first.input)
+    inputs = d.quantities[first.input]
+    outputs = d.quantities[first.output]
+    theta = {s: k for k, s in enumerate(_parameter_symbols(d))}
+    in_position = {index: k for k, index in enumerate(inputs.indices())}
+    out_position = {index: k for k, index in enumerate(outputs.indices())}
+    rows, cols, entries = [], [], []
+    for (out_index, in_index), derivative in sorted(step.local.items()):
+        if derivative not in theta:
+            return None
+        rows.append(out_position[out_index])
+        cols.append(in_position[in_index])
+        entries.append(theta[derivative])
+    zero = {s: sp.S.Zero for s in inputs.flat()}
+    expressions = dict(staged)
+    offsets = {expressions[s].xreplace(zero) for s in outputs.flat()}
+    if len(offsets) != 1:
+        return None
+    return LinearInput(outputs.code, outputs.flat(), rows, cols, entries, offsets.pop())
+
+
+def _index_array(name: str, values: list[int]) -> str:
+    """A module-level index array, wrapped for reading."""
+    chunks = [", ".join(map(str, values[k : k + 24])) for k in range(0, len(values), 24)]
+    body = ",\n    ".join(chunks)
+    return f"{name} = np.array([\n    {body},\n], dtype=np.intp)"
+
+
 def _needed(
     assignments: list[tuple[sp.Symbol, sp.Expr]], outputs: Iterable[sp.Expr]
 ) -> list[tuple[sp.Symbol, sp.Expr]]:
@@ -170,6 +219,9 @@ def _module_body(d: Derivation) -> str:
     theta = _parameter_symbols(d)
     staged = eliminate_common_subexpressions(d.staged_assignments())
     assignment_lines = _Lines(printer)
+    linear = _linear_input(d, staged)
+    first_layer = set(linear.outputs) if linear else set()
+    extra_theta = ["jacobian"] if linear else []
 
     parameter_outputs = [
         d.gradients[name][index]
@@ -179,17 +231,29 @@ def _module_body(d: Derivation) -> str:
     input_outputs = [d.gradients["X"][index] for index in d.quantities["X"].indices()]
     loss_expr = sp.log(1 + sp.exp(z2)) - y * z2  # proved equal to BCE(y, sigmoid(z2))
 
+    scalar_lines = _Lines(ScalarCodePrinter())
+
     def block_function(
-        name: str, doc: str, outputs: list[sp.Expr], returns: list[str]
+        name: str, doc: str, outputs: list[sp.Expr], returns: list[str], scalar: bool = False
     ) -> list[str]:
         body = _needed(staged, outputs)
         lines = [f"def {name}(x, y, theta):", f'    """{doc}"""']
-        lines += _unpack([s.name for s in theta], "theta")
         used = {s for _, e in body for s in e.free_symbols} | {
             s for e in outputs for s in e.free_symbols
         }
-        lines += _unpack([s.name if s in used else "_" for s in x_symbols], "x")
-        lines += assignment_lines(body)
+        unused_extra = ["_"] * len(extra_theta) if scalar else extra_theta
+        lines += _unpack([s.name if s in used else "_" for s in theta] + unused_extra, "theta")
+        if linear and not scalar and any(s in first_layer for s, _ in body):
+            lines.append(
+                f"    # {linear.name} is affine in the images: one product with its Jacobian"
+            )
+            lines.append(f"    {linear.name} = jacobian @ x")
+            lines.append(f"    {linear.name} += {printer.doprint(linear.offset)}")
+            lines += _unpack([s.name for s in linear.outputs], linear.name)
+            body = [(s, e) for s, e in body if s not in first_layer]
+        if any(s in used for s in x_symbols):
+            lines += _unpack([s.name if s in used else "_" for s in x_symbols], "x")
+        lines += scalar_lines(body) if scalar else assignment_lines(body)
         if len(returns) == 1:
             lines.append(f"    return {returns[0]}")
         else:
@@ -202,12 +266,30 @@ def _module_body(d: Derivation) -> str:
         parameter_outputs,
         [_batch_sum(e, printer) for e in parameter_outputs],
     )
-    input_block = block_function(
-        "_input_gradient_block",
-        "dL/dx for every pixel of every image in the block (not yet / M), pixels first.",
-        input_outputs,
-        [printer.doprint(e) if e != 0 else "np.zeros_like(y)" for e in input_outputs],
+    scalar_printer = ScalarCodePrinter()
+    gradient_scalar = block_function(
+        "_gradient_scalar",
+        "The same for one image, in Python floats: small batches skip NumPy's per-call cost.",
+        parameter_outputs,
+        [scalar_printer.doprint(e) for e in parameter_outputs],
+        scalar=True,
     )
+    if linear:
+        dz = d.gradient_symbols["d" + d.stages[0].output].flat()
+        input_block = block_function(
+            "_input_gradient_block",
+            "dL/dx for every pixel of every image in the block (not yet / M), pixels first:"
+            "\n    the transposed Jacobian of the first layer applied to its gradient.",
+            dz,
+            [f"jacobian.T @ np.array([{', '.join(s.name for s in dz)}])"],
+        )
+    else:
+        input_block = block_function(
+            "_input_gradient_block",
+            "dL/dx for every pixel of every image in the block (not yet / M), pixels first.",
+            input_outputs,
+            [printer.doprint(e) if e != 0 else "np.zeros_like(y)" for e in input_outputs],
+        )
     loss_block = block_function(
         "_loss_block",
         "Sum over the block of BCE(y, sigmoid(z2)), in its stable softplus form.",
@@ -227,15 +309,29 @@ def _module_body(d: Derivation) -> str:
         f"INPUT_SHAPE = {tuple(spec.input_shape)!r}",
         f"PARAMETER_COUNT = {spec.parameter_count}",
         f"BLOCK_SIZE = {BLOCK_SIZE}",
+        f"SCALAR_BATCH = {SCALAR_BATCH}  # up to this many images: the pure-Python path",
     ]
+    if linear:
+        n_out, n_in = len(linear.outputs), len(d.quantities[d.stages[0].input].flat())
+        constants += [
+            f"JACOBIAN_SHAPE = ({n_out}, {n_in})",
+            _index_array("JACOBIAN_ROWS", linear.rows),
+            _index_array("JACOBIAN_COLS", linear.cols),
+            _index_array("JACOBIAN_THETA", linear.entries),
+        ]
+        prepare = _PREPARE_LINEAR
+    else:
+        prepare = _PREPARE_PLAIN
     parts = [
         "",
-        "import numpy as np\n",
+        "import math\n\nimport numpy as np\n",
         "\n".join(constants),
         _RUNTIME,
+        prepare,
         "\n".join(loss_block),
         "\n".join(predict_block),
         "\n".join(gradient_block),
+        "\n".join(gradient_scalar),
         "\n".join(input_block),
     ]
     return "\n\n".join(p.rstrip("\n") for p in parts) + "\n"
@@ -280,38 +376,55 @@ _RUNTIME = '''
 def loss(X, Y, params):
     """Mean binary cross-entropy of the network's prediction over the batch."""
     x, y, theta = _validate(X, Y, params)
+    theta = _prepare(theta)
     total = sum(_loss_block(*block) for block in _blocks(x, y, theta))
-    return float(total / x.shape[1])
+    return float(total / x.shape[0])
 
 
 def gradients(X, Y, params):
     """Gradient of the mean loss with respect to every parameter, shaped like PARAMETERS."""
     x, y, theta = _validate(X, Y, params)
-    sums = np.zeros(len(theta))
-    for block in _blocks(x, y, theta):
-        sums += np.array(_gradient_block(*block))
-    sums /= x.shape[1]
-    result, start = {}, 0
-    for name, shape in PARAMETERS.items():
-        size = int(np.prod(shape, dtype=int))
-        result[name] = sums[start : start + size].reshape(shape).copy()
-        start += size
-    return result
+    if x.shape[0] <= SCALAR_BATCH:
+        sums = np.array(_small_batch_sums(x, y, (*theta.tolist(), None)))
+    else:
+        sums = np.zeros(PARAMETER_COUNT)
+        for block in _blocks(x, y, _prepare(theta)):
+            sums += _gradient_block(*block)
+    sums /= x.shape[0]
+    return {name: sums[start:stop].reshape(shape) for name, start, stop, shape in _LAYOUT}
 
 
 def input_gradient(X, Y, params):
     """Gradient of the mean loss with respect to the input images, shape (M, H, W)."""
     x, y, theta = _validate(X, Y, params)
-    columns = [np.array(_input_gradient_block(*block)) for block in _blocks(x, y, theta)]
-    pixels = np.concatenate(columns, axis=1) / x.shape[1]
-    return np.ascontiguousarray(pixels.T).reshape((x.shape[1], *INPUT_SHAPE))
+    theta = _prepare(theta)
+    columns = [np.asarray(_input_gradient_block(*block)) for block in _blocks(x, y, theta)]
+    pixels = np.concatenate(columns, axis=1) / x.shape[0]
+    return np.ascontiguousarray(pixels.T).reshape((x.shape[0], *INPUT_SHAPE))
 
 
 def predict(X, params):
     """The network's output A2 = sigmoid(Z2) for every image, shape (M,)."""
     x, _, theta = _validate(X, None, params)
-    y = np.zeros(x.shape[1])
+    theta = _prepare(theta)
+    y = np.zeros(x.shape[0])
     return np.concatenate([_predict_block(*block) for block in _blocks(x, y, theta)])
+
+
+def _small_batch_sums(x, y, theta):
+    """A few images, one at a time in Python floats: faster than NumPy calls on tiny arrays."""
+    if not np.isfinite(x).all():
+        raise ValueError("X contains NaN or infinity; pass finite numbers")
+    images, labels = x.tolist(), y.tolist()
+    sums = _gradient_scalar(images[0], labels[0], theta)
+    for image, label in zip(images[1:], labels[1:]):
+        sums = [a + b for a, b in zip(sums, _gradient_scalar(image, label, theta))]
+    return sums
+
+
+def _sigmoid_scalar(z):
+    e = math.exp(-abs(z))
+    return (1.0 if z >= 0 else e) / (1.0 + e)
 
 
 def _sigmoid(z):
@@ -321,26 +434,32 @@ def _sigmoid(z):
 
 
 def _blocks(x, y, theta):
-    for start in range(0, x.shape[1], BLOCK_SIZE):
-        stop = start + BLOCK_SIZE
-        yield x[:, start:stop], y[start:stop], theta
+    """Blocks of images, pixels first (each pixel a contiguous vector over the block).
+
+    The transpose and the finiteness check happen block by block, while the block is in cache.
+    """
+    for start in range(0, x.shape[0], BLOCK_SIZE):
+        block = np.ascontiguousarray(x[start : start + BLOCK_SIZE].T)
+        if not np.isfinite(block).all():
+            raise ValueError("X contains NaN or infinity; pass finite numbers")
+        yield block, y[start : start + BLOCK_SIZE], theta
 
 
-def _as_float_array(value, what):
+def _as_float_array(value, what, check_finite=True):
     if isinstance(value, (str, bytes)) or value is None:
         raise ValueError(f"{what} must be a numeric array, got {type(value).__name__}")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{what} must be a numeric array ({error})") from None
-    if not np.all(np.isfinite(array)):
+    if check_finite and not np.isfinite(array).all():
         raise ValueError(f"{what} contains NaN or infinity; pass finite numbers")
     return array
 
 
 def _validate(X, Y, params):
-    """Check the inputs against the contract; return pixels-first X, labels and parameters."""
-    X = _as_float_array(X, "X")
+    """Check the inputs against the contract; return images as rows, labels and theta."""
+    X = _as_float_array(X, "X", check_finite=False)  # checked block by block in _blocks
     if X.ndim != 3 or X.shape[1:] != INPUT_SHAPE:
         raise ValueError(
             f"X must have shape (M, {INPUT_SHAPE[0]}, {INPUT_SHAPE[1]}), got {X.shape}"
@@ -349,26 +468,59 @@ def _validate(X, Y, params):
     if m == 0:
         raise ValueError("X is an empty batch (M = 0); pass at least one image")
     if Y is not None:
-        Y = _as_float_array(Y, "Y")
+        Y = _as_float_array(Y, "Y", check_finite=False)
         if Y.shape != (m,):
             raise ValueError(f"Y must have shape ({m},) to match X, got {Y.shape}")
-        if np.any((Y < 0) | (Y > 1)):
+        if not ((Y >= 0) & (Y <= 1)).all():  # also false for NaN
+            if not np.isfinite(Y).all():
+                raise ValueError("Y contains NaN or infinity; pass finite numbers")
             raise ValueError("Y must hold labels in [0, 1]")
     if not isinstance(params, dict):
         raise ValueError(f"params must be a dict with keys {list(PARAMETERS)}")
-    missing = [k for k in PARAMETERS if k not in params]
-    extra = [k for k in params if k not in PARAMETERS]
-    if missing or extra:
+    if params.keys() != PARAMETERS.keys():
+        missing = [k for k in PARAMETERS if k not in params]
+        extra = [k for k in params if k not in PARAMETERS]
         raise ValueError(
             f"params must have exactly the keys {list(PARAMETERS)}"
             + (f"; missing {missing}" if missing else "")
             + (f"; unexpected {extra}" if extra else "")
         )
-    theta = []
+    values = []
     for name, shape in PARAMETERS.items():
-        value = _as_float_array(params[name], name)
+        value = _as_float_array(params[name], name, check_finite=False)
         if value.shape != shape:
             raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
-        theta.extend(float(v) for v in value.reshape(-1))
-    pixels = np.ascontiguousarray(X.reshape(m, -1).T)
-    return pixels, Y, theta'''
+        values.append(value.reshape(-1))
+    theta = np.concatenate(values)
+    if not np.isfinite(theta).all():
+        bad = next(k for k, v in zip(PARAMETERS, values) if not np.isfinite(v).all())
+        raise ValueError(f"{bad} contains NaN or infinity; pass finite numbers")
+    return X.reshape(m, -1), Y, theta
+
+
+def _parameter_layout():
+    layout, start = [], 0
+    for name, shape in PARAMETERS.items():
+        stop = start + int(np.prod(shape, dtype=int))
+        layout.append((name, start, stop, shape))
+        start = stop
+    return layout
+
+
+_LAYOUT = _parameter_layout()  # (name, start, stop, shape) of each parameter in theta'''
+
+
+_PREPARE_PLAIN = '''
+
+def _prepare(theta):
+    """Parameters as Python floats, in the order the block functions unpack them."""
+    return tuple(theta.tolist())'''
+
+
+_PREPARE_LINEAR = '''
+
+def _prepare(theta):
+    """Parameters as Python floats, then the first layer's Jacobian, assembled once per call."""
+    jacobian = np.zeros(JACOBIAN_SHAPE)
+    jacobian[JACOBIAN_ROWS, JACOBIAN_COLS] = theta[JACOBIAN_THETA]
+    return (*theta.tolist(), jacobian)'''
