@@ -10,8 +10,10 @@ up as an exact zero in one engine and a value in the other.
 
 from __future__ import annotations
 
+import multiprocessing
 import types
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -211,7 +213,8 @@ def finite_difference_check(
 
 
 # ------------------------------------------------------------------------------- verify
-GradientFn = Callable[[np.ndarray, np.ndarray, Params], tuple[float, Params, np.ndarray]]
+Answer = tuple[float, Params, np.ndarray]  # loss, parameter gradients, input gradient
+GradientFn = Callable[[np.ndarray, np.ndarray, Params], Answer]
 
 
 def _compiled(module: types.ModuleType) -> GradientFn:
@@ -271,21 +274,70 @@ def _compare_all(
     ]
 
 
+def torch_answers(spec: NetworkSpec, random_count: int = 6) -> list[Answer]:
+    """PyTorch's answers for every verification case, in order: random cases, then crafted."""
+    cases = random_cases(spec, random_count) + crafted_cases(spec)
+    return [torch_gradients(spec, x, y, params) for _, x, y, params in cases]
+
+
+def start_torch_reference(spec: NetworkSpec, random_count: int = 6) -> Future[list[Answer]] | None:
+    """Compute PyTorch's answers in a second process while SymPy works in this one.
+
+    Importing torch alone takes about a second; on a two-core machine it overlaps the
+    derivation instead of adding to it. None when torch is not installed.
+    """
+    if not torch_available():
+        return None
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = executor.submit(torch_answers, spec, random_count)
+    executor.shutdown(wait=False)
+    return future
+
+
+def _precomputed(cases: list[Case], answers: list[Answer]) -> GradientFn:
+    # Cases may share arrays (two labelings of one batch): key on all three objects.
+    by_case = {
+        (id(x), id(y), id(p)): answer for (_, x, y, p), answer in zip(cases, answers, strict=True)
+    }
+
+    def run(x: np.ndarray, y: np.ndarray, p: Params) -> Answer:
+        return by_case[(id(x), id(y), id(p))]
+
+    return run
+
+
+def _collect(future: Future[list[Answer]], report: Report) -> list[Answer] | None:
+    """The parallel answers, or None (PyTorch then runs here) if the worker failed."""
+    try:
+        return future.result(timeout=600)
+    except Exception as error:  # a broken worker must not lose the comparison
+        report.notes.append(f"PyTorch worker failed ({type(error).__name__}); ran it here.")
+        return None
+
+
 def verify(
     spec: NetworkSpec,
     module: types.ModuleType,
     use_torch: bool | None = None,
     random_count: int = 6,
+    torch_future: Future[list[Answer]] | None = None,
 ) -> Report:
-    """Compare the compiled module with every reference on random and crafted cases."""
+    """Compare the compiled module with every reference on random and crafted cases.
+
+    `torch_future` (from `start_torch_reference`) supplies PyTorch's answers computed in
+    parallel; without it PyTorch runs here, when installed (or when `use_torch` says so).
+    """
     report = Report(spec)
     compiled = _compiled(module)
     randoms = random_cases(spec, random_count)
     crafted = crafted_cases(spec)
     references: list[tuple[str, GradientFn]] = [("engine", _engine(spec))]
     if use_torch is None:
-        use_torch = torch_available()
-    if use_torch:
+        use_torch = torch_future is not None or torch_available()
+    answers = _collect(torch_future, report) if use_torch and torch_future else None
+    if answers is not None:
+        references.append(("PyTorch float64", _precomputed(randoms + crafted, answers)))
+    elif use_torch:
         references.append(("PyTorch float64", _torch(spec)))
     else:
         report.notes.append("PyTorch not installed: pip install torch==2.13.0 to add it.")
