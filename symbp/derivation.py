@@ -243,13 +243,24 @@ class _TemplateDiff:
         while len(self._placeholders) < len(symbols):
             self._placeholders.append(sp.Symbol(f"_slot{len(self._placeholders)}", real=True))
         slots = self._placeholders[: len(symbols)]
-        template = expr.xreplace(dict(zip(symbols, slots, strict=True)))
+        template = _instantiate(expr, dict(zip(symbols, slots, strict=True)))
         derivatives = self._cache.get(template)
         if derivatives is None:
-            derivatives = [sp.diff(template, slot) for slot in slots]
+            derivatives = [_diff(template, slot) for slot in slots]
             self._cache[template] = derivatives
         back = dict(zip(slots, symbols, strict=True))
         return [_instantiate(d, back) for d in derivatives]
+
+
+def _diff(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+    """sympy.diff; for a sum, only of the terms that contain the symbol (the rest give 0).
+
+    A dense layer's output is a sum over all its inputs: differentiating every term for every
+    input would make that layer quadratic in its width.
+    """
+    if isinstance(expr, sp.Add):
+        return sp.Add(*(sp.diff(term, symbol) for term in expr.args if term.has(symbol)))
+    return sp.diff(expr, symbol)
 
 
 def _instantiate(template: sp.Basic, mapping: dict[sp.Symbol, sp.Symbol]) -> sp.Basic:

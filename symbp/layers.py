@@ -29,8 +29,14 @@ Builder = Callable[[np.ndarray, Mapping[str, np.ndarray], NetworkSpec], np.ndarr
 
 
 def indicator(condition: sp.Basic) -> sp.Expr:
-    """The Iverson bracket [condition]: 1 where it holds, 0 elsewhere."""
-    return sp.Piecewise((sp.S.One, condition), (sp.S.Zero, True))
+    """The Iverson bracket [condition]: 1 where it holds, 0 elsewhere.
+
+    A decided condition gives 1 or 0; an undecided one (a relation between symbols) is kept as
+    it is, without Piecewise's evaluation, which would only return it unchanged, slowly.
+    """
+    if condition in (sp.true, sp.false):
+        return sp.S.One if condition == sp.true else sp.S.Zero
+    return sp.Piecewise((sp.S.One, condition), (sp.S.Zero, sp.true), evaluate=False)
 
 
 def is_indicator(expr: sp.Basic) -> bool:
