@@ -162,6 +162,8 @@ def kink_margin(spec: NetworkSpec, x: np.ndarray, params: Params) -> float:
     p, s = spec.pool_size, spec.stride
     windows = sliding_window_view(values["A1"], (p, p), axis=(1, 2))[:, ::s, ::s]
     ranked = np.sort(windows.reshape(*windows.shape[:3], p * p), axis=-1)
+    if p * p == 1:  # one-cell windows have no ties
+        return float(np.abs(values["Z1"]).min())
     live = ranked[..., -1] > 0
     gap = (ranked[..., -1] - ranked[..., -2])[live]
     return float(min(np.abs(values["Z1"]).min(), gap.min(initial=np.inf)))
