@@ -1,89 +1,113 @@
-"""What the derivation document shows, gathered from a `Derivation` for the templates.
+"""The derivation document, as LaTeX and Markdown, and its compact Jupyter forms.
 
-This module decides *what* appears (which elements, which steps, how much of a large matrix);
-the templates decide how it is laid out and what the prose says; SymPy's LaTeX printer
-subclass prints every formula. Nothing here types mathematics: every expression comes from
-the derivation or its proofs.
+This module assembles what the document shows (`symbp.sections`, one builder per section)
+and renders the templates in `templates/`: `cnn_backprop.tex` and `cnn_backprop.md` include
+one template per section. Every formula is a SymPy object from the derivation or its proofs,
+printed by `DocumentLatexPrinter`; every number of the worked example comes from the numeric
+engine (`worked_example`). The same spec always gives the same bytes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import sympy as sp
-
 from . import __version__
-from .derivation import Derivation, Step
+from .derivation import Derivation
+from .example import worked_example
+from .notation import document_names, notation
+from .printers import Notation
 from .proofs import Proof
 from .render import render_latex
-from .symbols import as_matrix
+from .render import render_markdown as _render_markdown_template
+from .sections import (
+    Layout,
+    backward_section,
+    batch_section,
+    chain_section,
+    example_section,
+    forward_section,
+    network_section,
+)
 
-FULL_MATRIX_LIMIT = 36  # show every element of matrices up to 6x6; elide larger ones
+DEFAULT_TITLE = "Backpropagation in a CNN"
 
-
-@dataclass(frozen=True)
-class Shown:
-    """A quantity as the document shows it: whole, or one representative element."""
-
-    name: str
-    shape: tuple[int, ...]
-    matrix: sp.Matrix | None  # None when too large to print whole
-    element: sp.Expr  # a representative element's symbol
-    expression: sp.Expr  # what that element equals
-
-    @property
-    def shape_text(self) -> str:
-        return r" \times ".join(map(str, self.shape)) if self.shape else r"1 \times 1"
-
-
-def _shown(name: str, symbols: np.ndarray, expressions: np.ndarray) -> Shown:
-    index = (0,) * symbols.ndim
-    matrix = as_matrix(symbols) if symbols.size <= FULL_MATRIX_LIMIT else None
-    return Shown(name, tuple(symbols.shape), matrix, symbols[index], expressions[index])
-
-
-def _representative(step: Step) -> tuple[tuple[int, ...], sp.Expr]:
-    """The first element of a step's gradient that is not zero."""
-    for index in np.ndindex(*step.gradient.shape):
-        if step.gradient[index] != 0:
-            return index, step.gradient[index]
-    index = (0,) * step.gradient.ndim
-    return index, step.gradient[index]
+__all__ = [
+    "document_context",
+    "notebook_latex",
+    "notebook_markdown",
+    "render_document",
+    "render_markdown",
+    "worked_example",
+]
 
 
 def document_context(d: Derivation, proofs: list[Proof], title: str) -> dict[str, Any]:
-    q, g = d.quantities, d.gradient_symbols
-    layers = [
-        (stage.output, fwd.title, fwd.expressions.shape, [q[p] for p in stage.params if p != "Y"])
-        for stage, fwd in zip(d.stages, d.forward, strict=True)
-    ]
-    forward = [
-        _shown(fwd.stage.output, q[fwd.stage.output].symbols, fwd.expressions) for fwd in d.forward
-    ]
-    steps = []
-    for step in d.steps:
-        index, expr = _representative(step)
-        target = q[step.target].symbols[index]
-        steps.append({"step": step, "index": index, "symbol": target, "gradient": expr})
+    """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data."""
+    names = document_names(d)
+    layout = Layout.of(notation(d, names))
     return {
         "title": title,
         "version": __version__,
         "spec": d.spec,
-        "derivation": d,
-        "q": q,
-        "g": g,
-        "layers": layers,
-        "forward": forward,
-        "steps": steps,
-        "head": d.head,
+        "q": names.q,
+        "dq": names.dq,
+        "dparam": names.dparam,
+        "symbols": {
+            name: quantity.symbols
+            for name, quantity in [*d.quantities.items(), *d.gradient_symbols.items()]
+        },
+        "network": network_section(d, names),
+        "forward": forward_section(d, names, layout),
+        "chain": chain_section(d, names),
+        "backward": backward_section(d, names, layout),
+        "batch": batch_section(d, names, layout),
+        "example": example_section(d, names, layout),
         "proofs": proofs,
-        "parameter_names": d.parameter_names,
+        "proof": {p.key: p for p in proofs},
+        "all_hold": all(p.holds for p in proofs),
     }
 
 
-def render_document(
-    d: Derivation, proofs: list[Proof], title: str = "Backpropagation in a CNN"
-) -> str:
-    return render_latex("cnn_backprop.tex", d.latex_names, **document_context(d, proofs, title))
+def _notation(d: Derivation) -> Notation:
+    return notation(d, document_names(d))
+
+
+def render_document(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
+    """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only)."""
+    return render_latex("cnn_backprop.tex", _notation(d), **document_context(d, proofs, title))
+
+
+def render_markdown(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
+    """The same document as GitHub Markdown: `$…$` inline math and fenced `math` blocks."""
+    return _render_markdown_template(
+        "cnn_backprop.md", _notation(d), **document_context(d, proofs, title)
+    )
+
+
+def _notebook_context(d: Derivation) -> dict[str, Any]:
+    names = document_names(d)
+    layout = Layout.of(notation(d, names))
+    return {
+        "spec": d.spec,
+        "q": names.q,
+        "chain": chain_section(d, names),
+        "batch": batch_section(d, names, layout),
+        "head": d.head,
+        "dz2": d.gradient_symbols["dZ2"].symbols[()],
+        "count": d.parameter_count,
+    }
+
+
+def notebook_latex(d: Derivation) -> str:
+    """A compact summary for Jupyter's `_repr_latex_`: one `$$\\begin{aligned}…$$` block."""
+    return render_latex("notebook/summary.tex", _notation(d), **_notebook_context(d)).strip()
+
+
+def notebook_markdown(d: Derivation) -> str:
+    """The same summary as Markdown for `_repr_markdown_`."""
+    return (
+        _render_markdown_template(
+            "notebook/summary.md", _notation(d), **_notebook_context(d)
+        ).strip()
+        + "\n"
+    )

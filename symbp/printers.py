@@ -96,7 +96,7 @@ def numpy_code(expr: sp.Expr) -> str:
 
 
 class Dots(sp.Symbol):
-    """An ellipsis standing for elided entries of a matrix or terms of a sum.
+    r"""An ellipsis standing for elided entries of a matrix or terms of a sum.
 
     Its name is the LaTeX to print (\cdots, \vdots, \ddots); `DocumentLatexPrinter` prints it as
     is. A Symbol subclass so that SymPy matrices and term lists can hold it.
@@ -146,10 +146,7 @@ class Notation:
         return sorted(factors, key=self.factor_key)
 
     def term_key(self, term: sp.Basic) -> tuple[tuple[int, SymbolKey], ...]:
-        if term.is_Mul:
-            factors = self.ordered_factors(term) or list(term.args)
-        else:
-            factors = [term]
+        factors = (self.ordered_factors(term) or list(term.args)) if term.is_Mul else [term]
         return tuple(self.factor_key(f) for f in factors if not f.is_Number)
 
     def ordered_terms(self, expr: sp.Basic) -> list[sp.Basic]:
