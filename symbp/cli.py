@@ -1,22 +1,41 @@
-"""The `symbp` command line: derive, verify.
+"""The `symbp` command line: derive, verify, explain.
 
-Exit status: 0 success, 1 a proof or the verification failed, 2 bad arguments or an impossible
-network (one line on stderr naming the problem; never a traceback, never a partial file).
+Exit status: 0 success, 1 a proof or the verification failed (or TeX failed on the document),
+2 bad arguments or an impossible network (one line on stderr naming the problem; never a
+traceback, never a partial file).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .spec import NetworkSpec, SpecError, spec_from_strings
 
+if TYPE_CHECKING:  # imported lazily at run time: `symbp --help` stays fast
+    from .derivation import Derivation
+    from .proofs import Proof
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# --format name -> the file it writes, in the order files are written and listed.
+FORMATS = {
+    "py": "gradients.py",
+    "tex": "cnn_backprop.tex",
+    "md": "cnn_backprop.md",
+    "pdf": "cnn_backprop.pdf",
+}
+DEFAULT_FORMATS = "tex,pdf,md,py"
 
 
 class UsageError(Exception):
@@ -57,10 +76,42 @@ def build_parser() -> argparse.ArgumentParser:
         default="Backpropagation in a Convolutional Neural Network",
         help="document title",
     )
+    derive.add_argument(
+        "--format",
+        default=DEFAULT_FORMATS,
+        metavar="LIST",
+        help="comma list of the files to write: tex, pdf, md, py (default: all). "
+        "pdf needs latexmk or pdflatex; without one it is skipped with a notice",
+    )
 
     verify = commands.add_parser("verify", help="check the compiled gradients against references")
     _add_spec_options(verify)
+
+    explain = commands.add_parser(
+        "explain",
+        help="one gradient element as its sum of products, with grids of what meets",
+        description="Print one gradient element, e.g. dW1[0,1], dB1, dX[3,4] or dZ1[1,1]: its "
+        "explicit sum of products, the chain from the loss, and grids of the entries that meet. "
+        "Quote the element in shells that expand brackets (zsh): symbp explain 'dW1[0,1]'.",
+    )
+    explain.add_argument(
+        "element", nargs="+", metavar="ELEMENT", help="gradient element, e.g. dW1[0,1]"
+    )
+    _add_spec_options(explain)
     return parser
+
+
+def parse_formats(text: str) -> list[str]:
+    """'pdf, TEX' -> ['tex', 'pdf'] in the canonical order; UsageError naming the valid ones."""
+    names = [word.strip().lower() for word in text.split(",") if word.strip()]
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown or not names:
+        what = f"unknown --format {', '.join(map(repr, unknown))}" if unknown else "empty --format"
+        raise UsageError(
+            f"{what}; valid formats: {DEFAULT_FORMATS.replace(',', ', ')} as a comma list, "
+            "e.g. --format tex,pdf"
+        )
+    return [name for name in FORMATS if name in names]
 
 
 def _spec(args: argparse.Namespace) -> NetworkSpec:
@@ -82,33 +133,115 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _run_derive(args: argparse.Namespace) -> int:
-    from .codegen import generate_source, load
+    from .codegen import load
     from .derivation import derive
-    from .document import render_document
-    from .files import prepare_directory, write_atomic
+    from .files import prepare_directory
     from .proofs import prove_all
     from .verify import verify
 
+    formats = parse_formats(args.format)
     start = time.perf_counter()
     spec = _spec(args)
     out = prepare_directory(Path(args.out))
     derivation = derive(spec)
     proofs = prove_all(derivation)
-    source = generate_source(derivation, command=_command_line(args))
     report = verify(spec, load(derivation))
-    files = {
-        "gradients.py": source,
-        "cnn_backprop.tex": render_document(derivation, proofs, args.title),
-    }
     _print_summary(spec, proofs, report)
     failed = [p for p in proofs if not p.holds]
     if failed or not report.passed:
         print("verification FAILED: nothing was written", file=sys.stderr)
         return EXIT_FAILED
-    for name, text in files.items():
-        write_atomic(out / name, text)
-    elapsed = time.perf_counter() - start
-    print(f"wrote {', '.join(str(out / n) for n in files)} in {elapsed:.2f} s")
+
+    # Everything is rendered in memory first; files are written only once all of it worked.
+    files, tex = _render(args, derivation, proofs, formats)
+    notice = ""
+    if "pdf" in formats:
+        from .latex import LatexError, compile_pdf, missing_engine_notice
+
+        try:
+            compiled = compile_pdf(tex, jobname=Path(FORMATS["tex"]).stem)
+        except LatexError as error:
+            return _latex_failed(out, files, tex, error, start)
+        if compiled is None:
+            notice = missing_engine_notice(FORMATS["pdf"])
+        else:
+            pdf, result = compiled
+            files[FORMATS["pdf"]] = pdf
+            pages = f"{result.pages} pages" if result.pages is not None else "? pages"
+            print(
+                f"pdf: {pages}, {result.overfull_boxes} overfull boxes, "
+                f"compiled by {result.engine} ({result.runs} passes) in {result.seconds:.2f} s"
+            )
+            if result.undefined_references:
+                print(f"symbp: warning: {result.undefined_references[0]}", file=sys.stderr)
+    _write(out, files)
+    if notice:
+        print(f"symbp: note: {notice}", file=sys.stderr)
+    _print_written(out, files, start)
+    return EXIT_OK
+
+
+def _render(
+    args: argparse.Namespace, derivation: Derivation, proofs: list[Proof], formats: list[str]
+) -> tuple[dict[str, str | bytes], str]:
+    """The requested text files in writing order, and the LaTeX source (needed for a PDF too)."""
+    from .codegen import generate_source
+    from .document import render_document, render_markdown
+
+    files: dict[str, str | bytes] = {}
+    if "py" in formats:
+        files[FORMATS["py"]] = generate_source(derivation, command=_command_line(args))
+    tex = ""
+    if "tex" in formats or "pdf" in formats:
+        tex = render_document(derivation, proofs, args.title)
+    if "tex" in formats:
+        files[FORMATS["tex"]] = tex
+    if "md" in formats:
+        files[FORMATS["md"]] = render_markdown(derivation, proofs, args.title)
+    return files, tex
+
+
+def _write(out: Path, files: dict[str, str | bytes]) -> None:
+    from .files import write_atomic
+
+    for name, data in files.items():
+        write_atomic(out / name, data)
+
+
+def _print_written(out: Path, files: dict[str, str | bytes], start: float) -> None:
+    listed = ", ".join(str(out / name) for name in files) or "nothing"
+    print(f"wrote {listed} in {time.perf_counter() - start:.2f} s")
+
+
+def _latex_failed(
+    out: Path, files: dict[str, str | bytes], tex: str, error: Exception, start: float
+) -> int:
+    """Keep the .tex (even if not asked for) so the error can be reproduced; no PDF."""
+    files = {**files, FORMATS["tex"]: tex}
+    ordered = {name: files[name] for name in FORMATS.values() if name in files}
+    _write(out, ordered)
+    _print_written(out, ordered, start)
+    reproduce = f"cd {shlex.quote(str(out))} && pdflatex -halt-on-error {FORMATS['tex']}"
+    print(
+        f"symbp: error: {error}; no PDF was written, {out / FORMATS['tex']} was kept; "
+        f"reproduce with: {reproduce}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from .derivation import derive, quantity_shapes
+    from .explain import ExplainError, explain, parse_element
+
+    element = " ".join(args.element)
+    spec = _spec(args)
+    shapes = {n: s for n, s in quantity_shapes(spec).items() if n not in ("L", "Y")}
+    try:
+        parse_element(element, shapes)  # refuse a bad name before the derivation's work
+        print(explain(derive(spec), element), end="")
+    except ExplainError as error:
+        raise UsageError(str(error)) from None
     return EXIT_OK
 
 
@@ -138,18 +271,48 @@ def _print_summary(spec: NetworkSpec, proofs: list, report: object) -> None:
     print(report.table())  # type: ignore[attr-defined]
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so temporary files are removed and nothing half-written stays."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signal handling alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "derive":
-            return _run_derive(args)
-        return _run_verify(args)
+        with _sigterm_as_interrupt():
+            args = build_parser().parse_args(argv)
+            if args.command == "derive":
+                return _run_derive(args)
+            if args.command == "explain":
+                return _run_explain(args)
+            return _run_verify(args)
     except (UsageError, SpecError, OSError) as error:
         print(f"symbp: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("symbp: interrupted; no partial files were written", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: one line, and the traceback on request
+        if os.environ.get("SYMBP_DEBUG"):
+            raise
+        print(
+            f"symbp: internal error: {type(error).__name__}: {error}; no partial files were "
+            "written (set SYMBP_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":
