@@ -120,15 +120,13 @@ def _spec(args: argparse.Namespace) -> NetworkSpec:
     )
 
 
-def _command_line(args: argparse.Namespace) -> str:
-    words = [
-        "symbp derive",
-        f"--input {args.input}",
-        f"--filter {args.filter}",
-        f"--pool {args.pool}",
-    ]
-    if args.pool_stride is not None:
-        words.append(f"--pool-stride {args.pool_stride}")
+def _command_line(spec: NetworkSpec) -> str:
+    """The command that regenerates the module, written from the validated spec (never from
+    the raw arguments, so no user text reaches the generated source)."""
+    (h, w), (kh, kw) = spec.input_shape, spec.filter_shape
+    words = ["symbp derive", f"--input {h}x{w}", f"--filter {kh}x{kw}", f"--pool {spec.pool_size}"]
+    if spec.stride != spec.pool_size:
+        words.append(f"--pool-stride {spec.stride}")
     return " ".join(words)
 
 
@@ -137,15 +135,16 @@ def _run_derive(args: argparse.Namespace) -> int:
     from .derivation import derive
     from .files import prepare_directory
     from .proofs import prove_all
-    from .verify import verify
+    from .verify import start_torch_reference, verify
 
     formats = parse_formats(args.format)
     start = time.perf_counter()
     spec = _spec(args)
     out = prepare_directory(Path(args.out))
+    torch_answers = start_torch_reference(spec)  # PyTorch works on the other core meanwhile
     derivation = derive(spec)
     proofs = prove_all(derivation)
-    report = verify(spec, load(derivation))
+    report = verify(spec, load(derivation), torch_future=torch_answers)
     _print_summary(spec, proofs, report)
     failed = [p for p in proofs if not p.holds]
     if failed or not report.passed:
@@ -190,7 +189,7 @@ def _render(
 
     files: dict[str, str | bytes] = {}
     if "py" in formats:
-        files[FORMATS["py"]] = generate_source(derivation, command=_command_line(args))
+        files[FORMATS["py"]] = generate_source(derivation, command=_command_line(derivation.spec))
     tex = ""
     if "tex" in formats or "pdf" in formats:
         tex = render_document(derivation, proofs, args.title)
@@ -249,12 +248,13 @@ def _run_verify(args: argparse.Namespace) -> int:
     from .codegen import load
     from .derivation import derive
     from .proofs import prove_all
-    from .verify import verify
+    from .verify import start_torch_reference, verify
 
     spec = _spec(args)
+    torch_answers = start_torch_reference(spec)
     derivation = derive(spec)
     proofs = prove_all(derivation)
-    report = verify(spec, load(derivation))
+    report = verify(spec, load(derivation), torch_future=torch_answers)
     _print_summary(spec, proofs, report)
     ok = report.passed and all(p.holds for p in proofs)
     print("verification passed" if ok else "verification FAILED")

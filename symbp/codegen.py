@@ -26,6 +26,7 @@ from .printers import NumPyCodePrinter, ScalarCodePrinter
 from .symbols import rebuild_node
 
 SCALAR_BATCH = 4  # batches this small run image by image in Python floats
+CHUNK = 1024
 BLOCK_SIZE = 4096  # images per block: its vectors (32 KiB each) stay in cache
 
 
@@ -118,6 +119,29 @@ def _linear_input(d: Derivation, staged: list[tuple[sp.Symbol, sp.Expr]]) -> Lin
     if len(offsets) != 1:
         return None
     return LinearInput(outputs.code, outputs.flat(), rows, cols, entries, offsets.pop())
+
+
+def _jacobian_parameters(d: Derivation, linear: LinearInput) -> set[int]:
+    """Theta positions whose gradient is exactly sum over their Jacobian entries of dz * x.
+
+    Checked symbolically against the derivation, so the compiled shortcut (one product
+    dz @ x, then a sum per parameter) computes the derived expression and nothing else.
+    """
+    theta = _parameter_symbols(d)
+    dz = d.gradient_symbols["d" + d.stages[0].output].flat()
+    x = d.quantities[d.stages[0].input].flat()
+    expected: dict[int, list[sp.Expr]] = {}
+    for row, col, k in zip(linear.rows, linear.cols, linear.entries, strict=True):
+        expected.setdefault(k, []).append(dz[row] * x[col])
+    position = {s: k for k, s in enumerate(theta)}
+    covered = set()
+    for name in d.parameter_names:
+        for index in d.quantities[name].indices():
+            k = position[d.quantities[name].symbols[index]]
+            derived = d.gradients[name][index]
+            if k in expected and sp.expand(derived - sp.Add(*expected[k])) == 0:
+                covered.add(k)
+    return covered
 
 
 def _index_array(name: str, values: list[int]) -> str:
@@ -234,38 +258,74 @@ def _module_body(d: Derivation) -> str:
     scalar_lines = _Lines(ScalarCodePrinter())
 
     def block_function(
-        name: str, doc: str, outputs: list[sp.Expr], returns: list[str], scalar: bool = False
+        name: str,
+        doc: str,
+        outputs: list[sp.Expr],
+        returns: list[str],
+        scalar: bool = False,
+        epilogue: tuple[str, ...] = (),
     ) -> list[str]:
         body = _needed(staged, outputs)
         lines = [f"def {name}(x, y, theta):", f'    """{doc}"""']
+        product = linear if not scalar and any(s in first_layer for s, _ in body) else None
+        if product:
+            body = [(s, e) for s, e in body if s not in first_layer]
         used = {s for _, e in body for s in e.free_symbols} | {
-            s for e in outputs for s in e.free_symbols
+            s for e in outputs for s in e.free_symbols if s not in first_layer
         }
+        if product:
+            used |= product.offset.free_symbols
         unused_extra = ["_"] * len(extra_theta) if scalar else extra_theta
         lines += _unpack([s.name if s in used else "_" for s in theta] + unused_extra, "theta")
-        if linear and not scalar and any(s in first_layer for s, _ in body):
+        if product:
             lines.append(
-                f"    # {linear.name} is affine in the images: one product with its Jacobian"
+                f"    # {product.name} is affine in the images: one product with its Jacobian"
             )
-            lines.append(f"    {linear.name} = jacobian @ x")
-            lines.append(f"    {linear.name} += {printer.doprint(linear.offset)}")
-            lines += _unpack([s.name for s in linear.outputs], linear.name)
-            body = [(s, e) for s, e in body if s not in first_layer]
+            lines.append(f"    {product.name} = _by_columns(jacobian, x)")
+            lines.append(f"    {product.name} += {printer.doprint(product.offset)}")
+            lines += _unpack([s.name for s in product.outputs], product.name)
         if any(s in used for s in x_symbols):
-            lines += _unpack([s.name if s in used else "_" for s in x_symbols], "x")
+            source = "x" if scalar else "np.ascontiguousarray(x.T)"
+            lines += _unpack([s.name if s in used else "_" for s in x_symbols], source)
         lines += scalar_lines(body) if scalar else assignment_lines(body)
+        lines += [f"    {line}" for line in epilogue]
         if len(returns) == 1:
             lines.append(f"    return {returns[0]}")
         else:
             lines += ["    return (", *(f"        {r}," for r in returns), "    )"]
         return lines
 
-    gradient_block = block_function(
-        "_gradient_block",
-        "Sums over the block of dL/d(parameter element), per image (not yet / M).",
-        parameter_outputs,
-        [_batch_sum(e, printer) for e in parameter_outputs],
-    )
+    doc = "Sums over the block of dL/d(parameter element), per image (not yet / M)."
+    if linear:
+        dz = d.gradient_symbols["d" + d.stages[0].output].flat()
+        from_jacobian = _jacobian_parameters(d, linear)
+        total_dz = sp.Add(*dz)
+        returns, needs = [], list(dz)
+        for k, e in enumerate(parameter_outputs):
+            if k in from_jacobian:
+                returns.append(f"first[{k}]")
+            elif e == total_dz:
+                returns.append("dz.sum()")
+            else:
+                returns.append(_batch_sum(e, printer))
+                needs.append(e)
+        gradient_block = block_function(
+            "_gradient_block",
+            doc + "\n    The first layer's parameters: entries of dz @ x, summed per parameter.",
+            needs,
+            returns,
+            epilogue=(
+                f"dz = np.array([{', '.join(s.name for s in dz)}])",
+                "first = _first_layer_sums(dz, x)",
+            ),
+        )
+    else:
+        gradient_block = block_function(
+            "_gradient_block",
+            doc,
+            parameter_outputs,
+            [_batch_sum(e, printer) for e in parameter_outputs],
+        )
     scalar_printer = ScalarCodePrinter()
     gradient_scalar = block_function(
         "_gradient_scalar",
@@ -278,17 +338,18 @@ def _module_body(d: Derivation) -> str:
         dz = d.gradient_symbols["d" + d.stages[0].output].flat()
         input_block = block_function(
             "_input_gradient_block",
-            "dL/dx for every pixel of every image in the block (not yet / M), pixels first:"
-            "\n    the transposed Jacobian of the first layer applied to its gradient.",
+            "dL/dx for every image in the block (not yet / M), one image per row:"
+            "\n    the first layer's gradient times its Jacobian.",
             dz,
-            [f"jacobian.T @ np.array([{', '.join(s.name for s in dz)}])"],
+            [f"_by_rows(np.array([{', '.join(s.name for s in dz)}]), jacobian)"],
         )
     else:
+        pixels = [printer.doprint(e) if e != 0 else "np.zeros_like(y)" for e in input_outputs]
         input_block = block_function(
             "_input_gradient_block",
-            "dL/dx for every pixel of every image in the block (not yet / M), pixels first.",
+            "dL/dx for every image in the block (not yet / M), one image per row.",
             input_outputs,
-            [printer.doprint(e) if e != 0 else "np.zeros_like(y)" for e in input_outputs],
+            [f"np.array([{', '.join(pixels)}]).T"],
         )
     loss_block = block_function(
         "_loss_block",
@@ -309,6 +370,8 @@ def _module_body(d: Derivation) -> str:
         f"INPUT_SHAPE = {tuple(spec.input_shape)!r}",
         f"PARAMETER_COUNT = {spec.parameter_count}",
         f"BLOCK_SIZE = {BLOCK_SIZE}",
+        f"CHUNK = {CHUNK}  # images per matrix product: OpenBLAS stays on one thread, whose"
+        " partner would stall whenever the other core is busy",
         f"SCALAR_BATCH = {SCALAR_BATCH}  # up to this many images: the pure-Python path",
     ]
     if linear:
@@ -398,9 +461,8 @@ def input_gradient(X, Y, params):
     """Gradient of the mean loss with respect to the input images, shape (M, H, W)."""
     x, y, theta = _validate(X, Y, params)
     theta = _prepare(theta)
-    columns = [np.asarray(_input_gradient_block(*block)) for block in _blocks(x, y, theta)]
-    pixels = np.concatenate(columns, axis=1) / x.shape[0]
-    return np.ascontiguousarray(pixels.T).reshape((x.shape[0], *INPUT_SHAPE))
+    rows = [_input_gradient_block(*block) for block in _blocks(x, y, theta)]
+    return (np.concatenate(rows) / x.shape[0]).reshape((x.shape[0], *INPUT_SHAPE))
 
 
 def predict(X, params):
@@ -434,12 +496,9 @@ def _sigmoid(z):
 
 
 def _blocks(x, y, theta):
-    """Blocks of images, pixels first (each pixel a contiguous vector over the block).
-
-    The transpose and the finiteness check happen block by block, while the block is in cache.
-    """
+    """Blocks of images, one image per row; checked for NaN and infinity while in cache."""
     for start in range(0, x.shape[0], BLOCK_SIZE):
-        block = np.ascontiguousarray(x[start : start + BLOCK_SIZE].T)
+        block = x[start : start + BLOCK_SIZE]
         if not np.isfinite(block).all():
             raise ValueError("X contains NaN or infinity; pass finite numbers")
         yield block, y[start : start + BLOCK_SIZE], theta
@@ -518,6 +577,35 @@ def _prepare(theta):
 
 
 _PREPARE_LINEAR = '''
+
+def _by_columns(matrix, x):
+    """matrix @ x.T for a block of images (rows of x), CHUNK images per product."""
+    out = np.empty((matrix.shape[0], x.shape[0]))
+    for start in range(0, x.shape[0], CHUNK):
+        np.matmul(matrix, x[start : start + CHUNK].T, out=out[:, start : start + CHUNK])
+    return out
+
+
+def _by_rows(dz, matrix):
+    """dz.T @ matrix: per image (row), the first layer's gradient times its Jacobian."""
+    out = np.empty((dz.shape[1], matrix.shape[1]))
+    for start in range(0, dz.shape[1], CHUNK):
+        np.matmul(dz[:, start : start + CHUNK].T, matrix, out=out[start : start + CHUNK])
+    return out
+
+
+def _first_layer_sums(dz, x):
+    """Per theta position, the sum over the block of dL/dz * dz/dtheta for the first layer.
+
+    g = dz @ x holds every product sum(dz[row] * x[col]); each Jacobian entry (row, col)
+    belongs to one parameter, and bincount adds the entries of each parameter.
+    """
+    g = np.zeros((dz.shape[0], x.shape[1]))
+    for start in range(0, x.shape[0], CHUNK):
+        g += dz[:, start : start + CHUNK] @ x[start : start + CHUNK]
+    weights = g[JACOBIAN_ROWS, JACOBIAN_COLS]
+    return np.bincount(JACOBIAN_THETA, weights=weights, minlength=PARAMETER_COUNT)
+
 
 def _prepare(theta):
     """Parameters as Python floats, then the first layer's Jacobian, assembled once per call."""
