@@ -47,10 +47,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+SPEC_DEFAULTS = {"input": "6x6", "filter": "3x3", "pool": "2"}
+
+
 def _add_spec_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", default="6x6", metavar="HxW", help="input image size (6x6)")
-    parser.add_argument("--filter", default="3x3", metavar="KxK", help="filter size (3x3)")
-    parser.add_argument("--pool", default="2", metavar="P", help="max-pool window size (2)")
+    parser.add_argument("--config", metavar="FILE", help="read the network from a TOML file")
+    parser.add_argument("--input", metavar="HxW", help="input image size (6x6)")
+    parser.add_argument("--filter", metavar="KxK", help="filter size (3x3)")
+    parser.add_argument("--pool", metavar="P", help="max-pool window size (2)")
     parser.add_argument(
         "--pool-stride", default=None, metavar="S", help="max-pool stride (default: the pool size)"
     )
@@ -115,8 +119,26 @@ def parse_formats(text: str) -> list[str]:
 
 
 def _spec(args: argparse.Namespace) -> NetworkSpec:
+    """The network from --config, or from the size flags (defaults: the teaching network)."""
+    flags = {"input": args.input, "filter": args.filter, "pool": args.pool}
+    if args.config is not None:
+        given = [f"--{k}" for k, v in flags.items() if v is not None]
+        if args.pool_stride is not None:
+            given.append("--pool-stride")
+        if given:
+            raise UsageError(
+                f"--config cannot be combined with {', '.join(given)}; put those values in the file"
+            )
+        from .config import load_config
+
+        return load_config(args.config)
+    values = {k: SPEC_DEFAULTS[k] if v is None else v for k, v in flags.items()}
     return spec_from_strings(
-        args.input, args.filter, args.pool, args.pool_stride, allow_large=args.allow_large
+        values["input"],
+        values["filter"],
+        values["pool"],
+        args.pool_stride,
+        allow_large=args.allow_large,
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from .layers import LAYER_RULES, LayerRule
-from .spec import NetworkSpec
+from .spec import NetworkSpec, SpecError
 from .symbols import Quantity, gradient_quantity, make_quantity, object_array, rebuild_node
 
 # name -> (code prefix, LaTeX stem); shapes come from the spec.
@@ -338,7 +338,13 @@ def derive(
     `rules` is the layer table; tests pass a modified copy to show the proofs catching a
     broken convention.
     """
-    spec = spec or NetworkSpec()
+    if spec is None:
+        spec = NetworkSpec()
+    elif not isinstance(spec, NetworkSpec):
+        raise SpecError(
+            f"derive() takes a NetworkSpec, for example NetworkSpec(input_shape=(8, 8)); "
+            f"got {type(spec).__name__}"
+        )
     stages = network_stages(spec)
     shapes = quantity_shapes(spec)
     quantities = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy as sp
@@ -593,7 +593,7 @@ def example_section(d: Derivation, names: DocumentNames, layout: Layout) -> dict
         "loss_fell": ex["updated_loss"] < ex["loss"],
         "y": q["Y"].symbols[()],
         "a2": q["A2"].symbols[()],
-        "loss_at_label": sp.sympify(d.forward[-1].expressions[()]).subs(
+        "loss_at_label": cast(sp.Expr, d.forward[-1].expressions[()]).subs(
             q["Y"].symbols[()], sp.nsimplify(ex["Y"])
         ),
         "numbers": ex,

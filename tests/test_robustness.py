@@ -132,3 +132,9 @@ def test_non_finite_is_found_in_every_path(m):
 def test_predict_validates_too():
     with pytest.raises(ValueError, match="X must have shape"):
         module().predict(np.zeros((2, 5, 5)), _params())
+
+
+@pytest.mark.parametrize("bad", ["6x6", (6, 6), 6, {"input": "6x6"}])
+def test_derive_refuses_what_is_not_a_spec(bad):
+    with pytest.raises(SpecError, match="derive\\(\\) takes a NetworkSpec"):
+        derive(bad)

@@ -1,0 +1,232 @@
+"""symbp's benchmark suite: one command, tables on stdout, everything in JSON.
+
+    python benchmarks/run.py                 # the full run (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick         # a smoke run in well under a minute
+    python benchmarks/run.py --sizes 6,10,14 --json results.json
+
+Sections: 1 derivation time vs input size (with the naive sympy.diff baseline), 2 CLI wall time,
+3 gradient throughput (after an agreement check), 4 the memory-bandwidth bound, 5 peak memory,
+6 a profile of symbp's generated code, then a summary of the targets of issue 5.
+Progress goes to stderr; the tables go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bench_cli
+import bench_derivation
+import bench_machine
+import bench_memory
+import bench_profile
+import bench_report as report
+import bench_throughput
+from bench_impl import Implementation, build
+from bench_summary import notes, summarize
+
+from symbp.spec import NetworkSpec, SpecError
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of everything to run: the full plan, or a quick smoke run."""
+
+    quick: bool
+    sizes: tuple[int, ...]
+    derivation_rounds: int
+    naive_rounds: int
+    naive_timeout_s: float
+    cli_rounds: int
+    m_values: tuple[int, ...]
+    bandwidth_mb: int
+    bandwidth_repeats: int
+    profile_calls: int
+
+
+def make_plan(quick: bool, sizes: tuple[int, ...] | None) -> Plan:
+    if quick:
+        return Plan(True, sizes or (6, 10), 2, 1, 5.0, 1, (1, 100, 1000), 40, 3, 3)
+    return Plan(
+        False, sizes or bench_derivation.SIZES, 5, 5, 60.0, 3, bench_throughput.M_VALUES, 400, 7, 9
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
+    parser.add_argument(
+        "--json", default=str(HERE / "results.json"), metavar="PATH", help="where to write JSON"
+    )
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        metavar="LIST",
+        help="input sizes for the derivation section, e.g. 6,10,14 (default 6,10,14,20,28)",
+    )
+    return parser.parse_args(argv)
+
+
+def _sizes(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        sizes = tuple(int(word) for word in text.split(",") if word.strip())
+    except ValueError:
+        raise SystemExit(f"--sizes must be a comma list of whole numbers, got {text!r}") from None
+    for size in sizes:
+        try:
+            bench_derivation.spec_for(size)
+        except SpecError as error:
+            raise SystemExit(f"--sizes: {size}x{size} is not a valid network: {error}") from None
+    return sizes
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def show(text: str) -> None:
+    print(text, flush=True)
+
+
+class Results:
+    """The JSON document, saved after every section so a crash keeps what was measured."""
+
+    def __init__(self, path: Path, plan: Plan) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {"plan": plan.__dict__, "complete": False}
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.data, indent=2, default=str) + "\n")
+
+
+# ------------------------------------------------------------------------------------ sections
+def agreement(impls: list[Implementation], data: dict[int, Any], results: Results) -> None:
+    show(report.heading("Agreement (checked before anything is timed)"))
+    try:
+        results["agreement"] = bench_throughput.check_agreement(impls, data)
+    except bench_throughput.AgreementError as error:
+        results["agreement"] = error.result
+        results["aborted"] = str(error)
+        show(f"ABORTED: {error}")
+        raise SystemExit(1) from None
+    show(bench_throughput.render_agreement(results.data["agreement"]))
+
+
+def derivation(plan: Plan, results: Results) -> None:
+    log("1. derivation time ...")
+    result = bench_derivation.run(
+        plan.sizes, plan.derivation_rounds, plan.naive_rounds, plan.naive_timeout_s, log
+    )
+    results["derivation"] = result
+    show(report.heading("1. Derivation time vs input size (3x3 filter, 2x2 max-pool)"))
+    show(bench_derivation.render(result))
+
+
+def cli(plan: Plan, results: Results) -> None:
+    log("2. CLI wall time ...")
+    result = bench_cli.run(plan.cli_rounds, include_large=not plan.quick, log=log)
+    results["cli"] = result
+    show(report.heading("2. CLI wall time"))
+    show(bench_cli.render(result))
+
+
+def throughput(
+    spec: NetworkSpec,
+    plan: Plan,
+    impls: list[Implementation],
+    data: dict[int, Any],
+    results: Results,
+) -> None:
+    log("3. throughput (with bandwidth before and after) ...")
+    measure_bandwidth = _bandwidth(plan)
+    before = measure_bandwidth()
+    timings = bench_throughput.measure(impls, data, plan.quick, log)
+    after = measure_bandwidth()
+    result = bench_throughput.as_json(impls, timings)
+    results["throughput"] = result
+    show(report.heading("3. Gradient throughput, default network (6x6, 3x3, 2x2)"))
+    show(bench_throughput.render(result))
+    largest = max(plan.m_values)
+    text, bound = bench_throughput.render_bandwidth(spec, [before, after], result, largest)
+    results["bandwidth"] = bound
+    show(report.heading("4. Memory-bandwidth bound"))
+    show(text)
+
+
+def _bandwidth(plan: Plan) -> Callable[[], dict[str, Any]]:
+    return lambda: bench_throughput.bandwidth(plan.bandwidth_mb, plan.bandwidth_repeats)
+
+
+def memory(spec: NetworkSpec, plan: Plan, impls: list[Implementation], results: Results) -> None:
+    log("5. peak memory ...")
+    result = bench_memory.run(impls, max(plan.m_values), spec, log)
+    results["memory"] = result
+    show(report.heading("5. Peak memory of gradients()"))
+    show(bench_memory.render(result))
+
+
+def profile(spec: NetworkSpec, plan: Plan, results: Results) -> None:
+    log("6. profile ...")
+    largest, small = max(plan.m_values), 100
+    profiles = {
+        str(largest): bench_profile.profile(spec, largest, plan.profile_calls, (None, 1)),
+        str(small): bench_profile.profile(spec, small, 50 if plan.quick else 500),
+        "1": bench_profile.profile(spec, 1, 200 if plan.quick else 2000),
+    }
+    results["profile"] = profiles
+    show(report.heading("6. Where symbp's gradients() spends its time"))
+    show("\n\n".join(bench_profile.render(p) for p in profiles.values()))
+
+
+def summary(results: Results, plan: Plan) -> None:
+    rows = summarize(results.data, plan.quick)
+    results["summary"] = rows
+    show(report.heading("Summary: the targets of issue 5"))
+    table_rows = [[row["target"], row["measured"], row["status"]] for row in rows]
+    show(report.table(["target", "measured", "status"], table_rows, left=3))
+    results["summary_notes"] = notes(results.data)
+    for note in results.data["summary_notes"]:
+        show(f"note: {note}")
+    if plan.quick:
+        show("quick run: small sizes and few rounds; figures are for smoke-testing only")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = make_plan(args.quick, _sizes(args.sizes))
+    results = Results(Path(args.json), plan)
+    machine = bench_machine.info()
+    results["machine"] = machine
+    show("symbp benchmark: python benchmarks/run.py" + (" --quick" if plan.quick else ""))
+    show(bench_machine.describe(machine))
+    spec = NetworkSpec()
+    impls = build(spec)
+    data = bench_throughput.problems(spec, plan.m_values)
+    agreement(impls, data, results)
+    derivation(plan, results)
+    cli(plan, results)
+    throughput(spec, plan, impls, data, results)
+    memory(spec, plan, impls, results)
+    profile(spec, plan, results)
+    summary(results, plan)
+    results["complete"] = True
+    show(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
