@@ -31,6 +31,7 @@ PARAMETERS = {'W1': (3, 3), 'B1': (), 'W2': (4, 1), 'B2': ()}
 INPUT_SHAPE = (6, 6)
 PARAMETER_COUNT = 15
 BLOCK_SIZE = 4096
+CHUNK = 1024  # images per matrix product: OpenBLAS stays on one thread, whose partner would stall whenever the other core is busy
 SCALAR_BATCH = 4  # up to this many images: the pure-Python path
 JACOBIAN_SHAPE = (16, 36)
 JACOBIAN_ROWS = np.array([
@@ -85,9 +86,8 @@ def input_gradient(X, Y, params):
     """Gradient of the mean loss with respect to the input images, shape (M, H, W)."""
     x, y, theta = _validate(X, Y, params)
     theta = _prepare(theta)
-    columns = [np.asarray(_input_gradient_block(*block)) for block in _blocks(x, y, theta)]
-    pixels = np.concatenate(columns, axis=1) / x.shape[0]
-    return np.ascontiguousarray(pixels.T).reshape((x.shape[0], *INPUT_SHAPE))
+    rows = [_input_gradient_block(*block) for block in _blocks(x, y, theta)]
+    return (np.concatenate(rows) / x.shape[0]).reshape((x.shape[0], *INPUT_SHAPE))
 
 
 def predict(X, params):
@@ -121,12 +121,9 @@ def _sigmoid(z):
 
 
 def _blocks(x, y, theta):
-    """Blocks of images, pixels first (each pixel a contiguous vector over the block).
-
-    The transpose and the finiteness check happen block by block, while the block is in cache.
-    """
+    """Blocks of images, one image per row; checked for NaN and infinity while in cache."""
     for start in range(0, x.shape[0], BLOCK_SIZE):
-        block = np.ascontiguousarray(x[start : start + BLOCK_SIZE].T)
+        block = x[start : start + BLOCK_SIZE]
         if not np.isfinite(block).all():
             raise ValueError("X contains NaN or infinity; pass finite numbers")
         yield block, y[start : start + BLOCK_SIZE], theta
@@ -198,6 +195,35 @@ _LAYOUT = _parameter_layout()  # (name, start, stop, shape) of each parameter in
 
 
 
+def _by_columns(matrix, x):
+    """matrix @ x.T for a block of images (rows of x), CHUNK images per product."""
+    out = np.empty((matrix.shape[0], x.shape[0]))
+    for start in range(0, x.shape[0], CHUNK):
+        np.matmul(matrix, x[start : start + CHUNK].T, out=out[:, start : start + CHUNK])
+    return out
+
+
+def _by_rows(dz, matrix):
+    """dz.T @ matrix: per image (row), the first layer's gradient times its Jacobian."""
+    out = np.empty((dz.shape[1], matrix.shape[1]))
+    for start in range(0, dz.shape[1], CHUNK):
+        np.matmul(dz[:, start : start + CHUNK].T, matrix, out=out[start : start + CHUNK])
+    return out
+
+
+def _first_layer_sums(dz, x):
+    """Per theta position, the sum over the block of dL/dz * dz/dtheta for the first layer.
+
+    g = dz @ x holds every product sum(dz[row] * x[col]); each Jacobian entry (row, col)
+    belongs to one parameter, and bincount adds the entries of each parameter.
+    """
+    g = np.zeros((dz.shape[0], x.shape[1]))
+    for start in range(0, x.shape[0], CHUNK):
+        g += dz[:, start : start + CHUNK] @ x[start : start + CHUNK]
+    weights = g[JACOBIAN_ROWS, JACOBIAN_COLS]
+    return np.bincount(JACOBIAN_THETA, weights=weights, minlength=PARAMETER_COUNT)
+
+
 def _prepare(theta):
     """Parameters as Python floats, then the first layer's Jacobian, assembled once per call."""
     jacobian = np.zeros(JACOBIAN_SHAPE)
@@ -206,22 +232,14 @@ def _prepare(theta):
 
 def _loss_block(x, y, theta):
     """Sum over the block of BCE(y, sigmoid(z2)), in its stable softplus form."""
-    (
-        w1_0_0, w1_0_1, w1_0_2, w1_1_0, w1_1_1, w1_1_2, w1_2_0, w1_2_1, w1_2_2, b1, w2_0_0,
-        w2_1_0, w2_2_0, w2_3_0, b2, jacobian,
-    ) = theta
+    _, _, _, _, _, _, _, _, _, b1, w2_0_0, w2_1_0, w2_2_0, w2_3_0, b2, jacobian, = theta
     # z1 is affine in the images: one product with its Jacobian
-    z1 = jacobian @ x
+    z1 = _by_columns(jacobian, x)
     z1 += b1
     (
         z1_0_0, z1_0_1, z1_0_2, z1_0_3, z1_1_0, z1_1_1, z1_1_2, z1_1_3, z1_2_0, z1_2_1, z1_2_2,
         z1_2_3, z1_3_0, z1_3_1, z1_3_2, z1_3_3,
     ) = z1
-    (
-        x_0_0, x_0_1, x_0_2, x_0_3, x_0_4, x_0_5, x_1_0, x_1_1, x_1_2, x_1_3, x_1_4, x_1_5,
-        x_2_0, x_2_1, x_2_2, x_2_3, x_2_4, x_2_5, x_3_0, x_3_1, x_3_2, x_3_3, x_3_4, x_3_5,
-        x_4_0, x_4_1, x_4_2, x_4_3, x_4_4, x_4_5, x_5_0, x_5_1, x_5_2, x_5_3, x_5_4, x_5_5,
-    ) = x
     t0 = (z1_0_0 > 0)
     a1_0_0 = t0*z1_0_0
     t1 = (z1_0_1 > 0)
@@ -283,22 +301,14 @@ def _loss_block(x, y, theta):
 
 def _predict_block(x, y, theta):
     """sigmoid(z2) for every image in the block."""
-    (
-        w1_0_0, w1_0_1, w1_0_2, w1_1_0, w1_1_1, w1_1_2, w1_2_0, w1_2_1, w1_2_2, b1, w2_0_0,
-        w2_1_0, w2_2_0, w2_3_0, b2, jacobian,
-    ) = theta
+    _, _, _, _, _, _, _, _, _, b1, w2_0_0, w2_1_0, w2_2_0, w2_3_0, b2, jacobian, = theta
     # z1 is affine in the images: one product with its Jacobian
-    z1 = jacobian @ x
+    z1 = _by_columns(jacobian, x)
     z1 += b1
     (
         z1_0_0, z1_0_1, z1_0_2, z1_0_3, z1_1_0, z1_1_1, z1_1_2, z1_1_3, z1_2_0, z1_2_1, z1_2_2,
         z1_2_3, z1_3_0, z1_3_1, z1_3_2, z1_3_3,
     ) = z1
-    (
-        x_0_0, x_0_1, x_0_2, x_0_3, x_0_4, x_0_5, x_1_0, x_1_1, x_1_2, x_1_3, x_1_4, x_1_5,
-        x_2_0, x_2_1, x_2_2, x_2_3, x_2_4, x_2_5, x_3_0, x_3_1, x_3_2, x_3_3, x_3_4, x_3_5,
-        x_4_0, x_4_1, x_4_2, x_4_3, x_4_4, x_4_5, x_5_0, x_5_1, x_5_2, x_5_3, x_5_4, x_5_5,
-    ) = x
     t0 = (z1_0_0 > 0)
     a1_0_0 = t0*z1_0_0
     t1 = (z1_0_1 > 0)
@@ -360,23 +370,16 @@ def _predict_block(x, y, theta):
     return _sigmoid(z2)
 
 def _gradient_block(x, y, theta):
-    """Sums over the block of dL/d(parameter element), per image (not yet / M)."""
-    (
-        w1_0_0, w1_0_1, w1_0_2, w1_1_0, w1_1_1, w1_1_2, w1_2_0, w1_2_1, w1_2_2, b1, w2_0_0,
-        w2_1_0, w2_2_0, w2_3_0, b2, jacobian,
-    ) = theta
+    """Sums over the block of dL/d(parameter element), per image (not yet / M).
+    The first layer's parameters: entries of dz @ x, summed per parameter."""
+    _, _, _, _, _, _, _, _, _, b1, w2_0_0, w2_1_0, w2_2_0, w2_3_0, b2, jacobian, = theta
     # z1 is affine in the images: one product with its Jacobian
-    z1 = jacobian @ x
+    z1 = _by_columns(jacobian, x)
     z1 += b1
     (
         z1_0_0, z1_0_1, z1_0_2, z1_0_3, z1_1_0, z1_1_1, z1_1_2, z1_1_3, z1_2_0, z1_2_1, z1_2_2,
         z1_2_3, z1_3_0, z1_3_1, z1_3_2, z1_3_3,
     ) = z1
-    (
-        x_0_0, x_0_1, x_0_2, x_0_3, x_0_4, x_0_5, x_1_0, x_1_1, x_1_2, x_1_3, x_1_4, x_1_5,
-        x_2_0, x_2_1, x_2_2, x_2_3, x_2_4, x_2_5, x_3_0, x_3_1, x_3_2, x_3_3, x_3_4, x_3_5,
-        x_4_0, x_4_1, x_4_2, x_4_3, x_4_4, x_4_5, x_5_0, x_5_1, x_5_2, x_5_3, x_5_4, x_5_5,
-    ) = x
     t0 = (z1_0_0 > 0)
     a1_0_0 = t0*z1_0_0
     t1 = (z1_0_1 > 0)
@@ -476,17 +479,19 @@ def _gradient_block(x, y, theta):
     dz1_3_1 = da1_3_1*t13
     dz1_3_2 = da1_3_2*t14
     dz1_3_3 = da1_3_3*t15
+    dz = np.array([dz1_0_0, dz1_0_1, dz1_0_2, dz1_0_3, dz1_1_0, dz1_1_1, dz1_1_2, dz1_1_3, dz1_2_0, dz1_2_1, dz1_2_2, dz1_2_3, dz1_3_0, dz1_3_1, dz1_3_2, dz1_3_3])
+    first = _first_layer_sums(dz, x)
     return (
-        np.dot(dz1_0_0, x_0_0) + np.dot(dz1_0_1, x_0_1) + np.dot(dz1_0_2, x_0_2) + np.dot(dz1_0_3, x_0_3) + np.dot(dz1_1_0, x_1_0) + np.dot(dz1_1_1, x_1_1) + np.dot(dz1_1_2, x_1_2) + np.dot(dz1_1_3, x_1_3) + np.dot(dz1_2_0, x_2_0) + np.dot(dz1_2_1, x_2_1) + np.dot(dz1_2_2, x_2_2) + np.dot(dz1_2_3, x_2_3) + np.dot(dz1_3_0, x_3_0) + np.dot(dz1_3_1, x_3_1) + np.dot(dz1_3_2, x_3_2) + np.dot(dz1_3_3, x_3_3),
-        np.dot(dz1_0_0, x_0_1) + np.dot(dz1_0_1, x_0_2) + np.dot(dz1_0_2, x_0_3) + np.dot(dz1_0_3, x_0_4) + np.dot(dz1_1_0, x_1_1) + np.dot(dz1_1_1, x_1_2) + np.dot(dz1_1_2, x_1_3) + np.dot(dz1_1_3, x_1_4) + np.dot(dz1_2_0, x_2_1) + np.dot(dz1_2_1, x_2_2) + np.dot(dz1_2_2, x_2_3) + np.dot(dz1_2_3, x_2_4) + np.dot(dz1_3_0, x_3_1) + np.dot(dz1_3_1, x_3_2) + np.dot(dz1_3_2, x_3_3) + np.dot(dz1_3_3, x_3_4),
-        np.dot(dz1_0_0, x_0_2) + np.dot(dz1_0_1, x_0_3) + np.dot(dz1_0_2, x_0_4) + np.dot(dz1_0_3, x_0_5) + np.dot(dz1_1_0, x_1_2) + np.dot(dz1_1_1, x_1_3) + np.dot(dz1_1_2, x_1_4) + np.dot(dz1_1_3, x_1_5) + np.dot(dz1_2_0, x_2_2) + np.dot(dz1_2_1, x_2_3) + np.dot(dz1_2_2, x_2_4) + np.dot(dz1_2_3, x_2_5) + np.dot(dz1_3_0, x_3_2) + np.dot(dz1_3_1, x_3_3) + np.dot(dz1_3_2, x_3_4) + np.dot(dz1_3_3, x_3_5),
-        np.dot(dz1_0_0, x_1_0) + np.dot(dz1_0_1, x_1_1) + np.dot(dz1_0_2, x_1_2) + np.dot(dz1_0_3, x_1_3) + np.dot(dz1_1_0, x_2_0) + np.dot(dz1_1_1, x_2_1) + np.dot(dz1_1_2, x_2_2) + np.dot(dz1_1_3, x_2_3) + np.dot(dz1_2_0, x_3_0) + np.dot(dz1_2_1, x_3_1) + np.dot(dz1_2_2, x_3_2) + np.dot(dz1_2_3, x_3_3) + np.dot(dz1_3_0, x_4_0) + np.dot(dz1_3_1, x_4_1) + np.dot(dz1_3_2, x_4_2) + np.dot(dz1_3_3, x_4_3),
-        np.dot(dz1_0_0, x_1_1) + np.dot(dz1_0_1, x_1_2) + np.dot(dz1_0_2, x_1_3) + np.dot(dz1_0_3, x_1_4) + np.dot(dz1_1_0, x_2_1) + np.dot(dz1_1_1, x_2_2) + np.dot(dz1_1_2, x_2_3) + np.dot(dz1_1_3, x_2_4) + np.dot(dz1_2_0, x_3_1) + np.dot(dz1_2_1, x_3_2) + np.dot(dz1_2_2, x_3_3) + np.dot(dz1_2_3, x_3_4) + np.dot(dz1_3_0, x_4_1) + np.dot(dz1_3_1, x_4_2) + np.dot(dz1_3_2, x_4_3) + np.dot(dz1_3_3, x_4_4),
-        np.dot(dz1_0_0, x_1_2) + np.dot(dz1_0_1, x_1_3) + np.dot(dz1_0_2, x_1_4) + np.dot(dz1_0_3, x_1_5) + np.dot(dz1_1_0, x_2_2) + np.dot(dz1_1_1, x_2_3) + np.dot(dz1_1_2, x_2_4) + np.dot(dz1_1_3, x_2_5) + np.dot(dz1_2_0, x_3_2) + np.dot(dz1_2_1, x_3_3) + np.dot(dz1_2_2, x_3_4) + np.dot(dz1_2_3, x_3_5) + np.dot(dz1_3_0, x_4_2) + np.dot(dz1_3_1, x_4_3) + np.dot(dz1_3_2, x_4_4) + np.dot(dz1_3_3, x_4_5),
-        np.dot(dz1_0_0, x_2_0) + np.dot(dz1_0_1, x_2_1) + np.dot(dz1_0_2, x_2_2) + np.dot(dz1_0_3, x_2_3) + np.dot(dz1_1_0, x_3_0) + np.dot(dz1_1_1, x_3_1) + np.dot(dz1_1_2, x_3_2) + np.dot(dz1_1_3, x_3_3) + np.dot(dz1_2_0, x_4_0) + np.dot(dz1_2_1, x_4_1) + np.dot(dz1_2_2, x_4_2) + np.dot(dz1_2_3, x_4_3) + np.dot(dz1_3_0, x_5_0) + np.dot(dz1_3_1, x_5_1) + np.dot(dz1_3_2, x_5_2) + np.dot(dz1_3_3, x_5_3),
-        np.dot(dz1_0_0, x_2_1) + np.dot(dz1_0_1, x_2_2) + np.dot(dz1_0_2, x_2_3) + np.dot(dz1_0_3, x_2_4) + np.dot(dz1_1_0, x_3_1) + np.dot(dz1_1_1, x_3_2) + np.dot(dz1_1_2, x_3_3) + np.dot(dz1_1_3, x_3_4) + np.dot(dz1_2_0, x_4_1) + np.dot(dz1_2_1, x_4_2) + np.dot(dz1_2_2, x_4_3) + np.dot(dz1_2_3, x_4_4) + np.dot(dz1_3_0, x_5_1) + np.dot(dz1_3_1, x_5_2) + np.dot(dz1_3_2, x_5_3) + np.dot(dz1_3_3, x_5_4),
-        np.dot(dz1_0_0, x_2_2) + np.dot(dz1_0_1, x_2_3) + np.dot(dz1_0_2, x_2_4) + np.dot(dz1_0_3, x_2_5) + np.dot(dz1_1_0, x_3_2) + np.dot(dz1_1_1, x_3_3) + np.dot(dz1_1_2, x_3_4) + np.dot(dz1_1_3, x_3_5) + np.dot(dz1_2_0, x_4_2) + np.dot(dz1_2_1, x_4_3) + np.dot(dz1_2_2, x_4_4) + np.dot(dz1_2_3, x_4_5) + np.dot(dz1_3_0, x_5_2) + np.dot(dz1_3_1, x_5_3) + np.dot(dz1_3_2, x_5_4) + np.dot(dz1_3_3, x_5_5),
-        np.sum(dz1_0_0) + np.sum(dz1_0_1) + np.sum(dz1_0_2) + np.sum(dz1_0_3) + np.sum(dz1_1_0) + np.sum(dz1_1_1) + np.sum(dz1_1_2) + np.sum(dz1_1_3) + np.sum(dz1_2_0) + np.sum(dz1_2_1) + np.sum(dz1_2_2) + np.sum(dz1_2_3) + np.sum(dz1_3_0) + np.sum(dz1_3_1) + np.sum(dz1_3_2) + np.sum(dz1_3_3),
+        first[0],
+        first[1],
+        first[2],
+        first[3],
+        first[4],
+        first[5],
+        first[6],
+        first[7],
+        first[8],
+        dz.sum(),
         np.dot(dz2, f_0),
         np.dot(dz2, f_1),
         np.dot(dz2, f_2),
@@ -639,24 +644,16 @@ def _gradient_scalar(x, y, theta):
     )
 
 def _input_gradient_block(x, y, theta):
-    """dL/dx for every pixel of every image in the block (not yet / M), pixels first:
-    the transposed Jacobian of the first layer applied to its gradient."""
-    (
-        w1_0_0, w1_0_1, w1_0_2, w1_1_0, w1_1_1, w1_1_2, w1_2_0, w1_2_1, w1_2_2, b1, w2_0_0,
-        w2_1_0, w2_2_0, w2_3_0, b2, jacobian,
-    ) = theta
+    """dL/dx for every image in the block (not yet / M), one image per row:
+    the first layer's gradient times its Jacobian."""
+    _, _, _, _, _, _, _, _, _, b1, w2_0_0, w2_1_0, w2_2_0, w2_3_0, b2, jacobian, = theta
     # z1 is affine in the images: one product with its Jacobian
-    z1 = jacobian @ x
+    z1 = _by_columns(jacobian, x)
     z1 += b1
     (
         z1_0_0, z1_0_1, z1_0_2, z1_0_3, z1_1_0, z1_1_1, z1_1_2, z1_1_3, z1_2_0, z1_2_1, z1_2_2,
         z1_2_3, z1_3_0, z1_3_1, z1_3_2, z1_3_3,
     ) = z1
-    (
-        x_0_0, x_0_1, x_0_2, x_0_3, x_0_4, x_0_5, x_1_0, x_1_1, x_1_2, x_1_3, x_1_4, x_1_5,
-        x_2_0, x_2_1, x_2_2, x_2_3, x_2_4, x_2_5, x_3_0, x_3_1, x_3_2, x_3_3, x_3_4, x_3_5,
-        x_4_0, x_4_1, x_4_2, x_4_3, x_4_4, x_4_5, x_5_0, x_5_1, x_5_2, x_5_3, x_5_4, x_5_5,
-    ) = x
     t0 = (z1_0_0 > 0)
     a1_0_0 = t0*z1_0_0
     t1 = (z1_0_1 > 0)
@@ -756,4 +753,4 @@ def _input_gradient_block(x, y, theta):
     dz1_3_1 = da1_3_1*t13
     dz1_3_2 = da1_3_2*t14
     dz1_3_3 = da1_3_3*t15
-    return jacobian.T @ np.array([dz1_0_0, dz1_0_1, dz1_0_2, dz1_0_3, dz1_1_0, dz1_1_1, dz1_1_2, dz1_1_3, dz1_2_0, dz1_2_1, dz1_2_2, dz1_2_3, dz1_3_0, dz1_3_1, dz1_3_2, dz1_3_3])
+    return _by_rows(np.array([dz1_0_0, dz1_0_1, dz1_0_2, dz1_0_3, dz1_1_0, dz1_1_1, dz1_1_2, dz1_1_3, dz1_2_0, dz1_2_1, dz1_2_2, dz1_2_3, dz1_3_0, dz1_3_1, dz1_3_2, dz1_3_3]), jacobian)

@@ -139,8 +139,10 @@ def _jacobian_parameters(d: Derivation, linear: LinearInput) -> set[int]:
         for index in d.quantities[name].indices():
             k = position[d.quantities[name].symbols[index]]
             derived = d.gradients[name][index]
-            if k in expected and sp.expand(derived - sp.Add(*expected[k])) == 0:
-                covered.add(k)
+            if k in expected:
+                difference = derived - sp.Add(*expected[k])
+                if difference == 0 or sp.expand(difference) == 0:
+                    covered.add(k)
     return covered
 
 

@@ -9,6 +9,7 @@ engine (`worked_example`). The same spec always gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from . import __version__
@@ -43,10 +44,15 @@ __all__ = [
 
 def document_context(d: Derivation, proofs: list[Proof], title: str) -> dict[str, Any]:
     """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data."""
+    return {"title": title, **_sections(d, tuple(proofs))}
+
+
+@functools.lru_cache(maxsize=4)
+def _sections(d: Derivation, proofs: tuple[Proof, ...]) -> dict[str, Any]:
+    """The title-free part of the context, built once for both the LaTeX and the Markdown."""
     names = document_names(d)
     layout = Layout.of(notation(d, names))
     return {
-        "title": title,
         "version": __version__,
         "spec": d.spec,
         "q": names.q,

@@ -18,10 +18,14 @@ def correlate_valid(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     (h, w), (kh, kw) = image.shape, kernel.shape
     out = np.empty((h - kh + 1, w - kw + 1), dtype=object)
     for i, j in product(range(h - kh + 1), range(w - kw + 1)):
-        out[i, j] = sp.Add(
-            *(image[i + p, j + q] * kernel[p, q] for p in range(kh) for q in range(kw))
-        )
+        out[i, j] = correlate_at(image, kernel, i, j)
     return out
+
+
+def correlate_at(image: np.ndarray, kernel: np.ndarray, i: int, j: int) -> sp.Expr:
+    """One element of the valid cross-correlation: sum_{p,q} image[i+p, j+q] * kernel[p, q]."""
+    kh, kw = kernel.shape
+    return sp.Add(*(image[i + p, j + q] * kernel[p, q] for p in range(kh) for q in range(kw)))
 
 
 def rotate_180(kernel: np.ndarray) -> np.ndarray:
