@@ -229,6 +229,17 @@ TORCH_NOTE = (
 )
 
 
+def fused_gradients(spec: NetworkSpec) -> GradientFn | None:
+    """The fused C backend's gradients, or None where no C compiler is available."""
+    from symbp.derivation import derive
+    from symbp.fused import FusedUnavailable, compile_fused
+
+    try:
+        return compile_fused(derive(spec)).gradients
+    except FusedUnavailable:
+        return None
+
+
 def build(spec: NetworkSpec) -> list[Implementation]:
     """Every implementation, in table order; torch only when it imports."""
     symbp = symbp_module(spec).gradients
@@ -237,6 +248,11 @@ def build(spec: NetworkSpec) -> list[Implementation]:
         Implementation("engine", "symbp.engine.NumericNetwork", engine_gradients(spec)),
         Implementation("numpy", "hand-written NumPy, shifted slices", handwritten_gradients(spec)),
     ]
+    fused = fused_gradients(spec)
+    if fused is not None:
+        found.append(
+            Implementation("symbp-c", "symbp's optional fused C backend (symbp.fused)", fused)
+        )
     if torch_version() is not None:
         one = functools.partial(torch_threads, 1)
         found += [

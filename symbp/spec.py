@@ -29,7 +29,7 @@ def _positive_int(value: object, what: str) -> int:
 
 def parse_size(text: str, what: str) -> tuple[int, int]:
     """Parse 'HxW' (or a single 'N' meaning NxN) into two positive integers."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX×]\s*(\d+)\s*)?", text)
+    match = re.fullmatch(r"[ \t]*([0-9]+)[ \t]*(?:[xX×][ \t]*([0-9]+)[ \t]*)?", text)
     if match is None:
         raise SpecError(f"{what} must look like HxW (for example 6x6), got {text!r}")
     first = int(match.group(1))
@@ -168,9 +168,10 @@ def spec_from_strings(
     def as_int(value: str | int, what: str) -> int:
         if isinstance(value, int):
             return value
-        if not re.fullmatch(r"\s*-?\d+\s*", value):
+        text = value.strip(" \t")
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise SpecError(f"{what} must be a whole number, got {value!r}")
-        return int(value)
+        return int(text)
 
     return NetworkSpec(
         input_shape=parse_size(input_size, "input size"),
