@@ -29,7 +29,7 @@ from sympy.printing.c import C99CodePrinter
 from .codegen import _needed, _parameter_symbols, eliminate_common_subexpressions, load
 from .derivation import Derivation
 from .layers import is_indicator
-from .printers import _logistic_argument
+from .printers import GatedPrinting
 
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp-simd", "-shared", "-fPIC"]
 
@@ -38,8 +38,12 @@ class FusedUnavailable(RuntimeError):
     """No C compiler, or it failed; the message says which and what to install."""
 
 
-class CCodePrinter(C99CodePrinter):
+class CCodePrinter(GatedPrinting, C99CodePrinter):
     """Element expressions for one image as C doubles; indicators as conditionals."""
+
+    GATE = "(({condition}) ? ({value}) : 0.0)"
+    CONJUNCTION = " && "
+    LOGISTIC = "symbp_sigmoid"
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return expr.name
@@ -48,20 +52,6 @@ class CCodePrinter(C99CodePrinter):
         if is_indicator(expr):
             return f"(({self._print(expr.args[0].cond)}) ? 1.0 : 0.0)"
         raise NotImplementedError(f"only 0/1 indicators are compiled, not {expr}")
-
-    def _print_Mul(self, expr: sp.Mul, **kwargs: Any) -> str:
-        indicators = [f for f in expr.args if is_indicator(f)]
-        if not indicators:
-            return super()._print_Mul(expr, **kwargs)
-        rest = sp.Mul(*(f for f in expr.args if not is_indicator(f)))
-        condition = " && ".join(f"({self._print(f.args[0].cond)})" for f in indicators)
-        return f"(({condition}) ? ({self._print(rest)}) : 0.0)"
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        argument = _logistic_argument(expr)
-        if argument is not None:
-            return f"symbp_sigmoid({self._print(argument)})"
-        return super()._print_Pow(expr)
 
 
 def generate_c_source(d: Derivation) -> str:

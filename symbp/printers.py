@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,39 @@ def _logistic_argument(expr: sp.Expr) -> sp.Expr | None:
     return None
 
 
-class NumPyCodePrinter(NumPyPrinter):
+class GatedPrinting:
+    """Indicator products and the logistic function, for every code target.
+
+    A product with Iverson brackets, expr * [c1] * [c2], is printed as "expr where c1 and c2,
+    else 0" in the target's own words: `GATE` with `{condition}` and `{value}`, conditions
+    joined by `CONJUNCTION`; 1 / (1 + exp(-u)) calls the target's stable `LOGISTIC`.
+    """
+
+    GATE = "np.where({condition}, {value}, 0.0)"
+    CONJUNCTION = " & "
+    LOGISTIC = "_sigmoid"
+
+    _print: Callable[..., str]  # provided by the SymPy printer this is mixed into
+
+    def _print_And(self, expr: sp.And) -> str:
+        return self.CONJUNCTION.join(f"({self._print(arg)})" for arg in expr.args)
+
+    def _print_Mul(self, expr: sp.Mul, **kwargs: Any) -> str:
+        indicators = [f for f in expr.args if is_indicator(f)]
+        if not indicators:
+            return super()._print_Mul(expr, **kwargs)  # type: ignore[misc]
+        rest = sp.Mul(*(f for f in expr.args if not is_indicator(f)))
+        condition = self.CONJUNCTION.join(f"({self._print(f.args[0].cond)})" for f in indicators)
+        return self.GATE.format(condition=condition, value=self._print(rest))
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        argument = _logistic_argument(expr)
+        if argument is not None:
+            return f"{self.LOGISTIC}({self._print(argument)})"
+        return super()._print_Pow(expr, rational)  # type: ignore[misc]
+
+
+class NumPyCodePrinter(GatedPrinting, NumPyPrinter):
     """Prints element expressions as NumPy operations on whole batch vectors."""
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
@@ -62,25 +95,8 @@ class NumPyCodePrinter(NumPyPrinter):
             return f"({self._print(expr.args[0].cond)})"
         raise NotImplementedError(f"only 0/1 indicators are compiled, not {expr}")
 
-    def _print_And(self, expr: sp.And) -> str:
-        return " & ".join(f"({self._print(arg)})" for arg in expr.args)
-
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
         return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
-
-    def _print_Mul(self, expr: sp.Mul) -> str:
-        indicators = [f for f in expr.args if is_indicator(f)]
-        if not indicators:
-            return super()._print_Mul(expr)
-        rest = sp.Mul(*(f for f in expr.args if not is_indicator(f)))
-        condition = " & ".join(f"({self._print(f.args[0].cond)})" for f in indicators)
-        return f"np.where({condition}, {self._print(rest)}, 0.0)"
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        argument = _logistic_argument(expr)
-        if argument is not None:
-            return f"_sigmoid({self._print(argument)})"
-        return super()._print_Pow(expr, rational)
 
     def _print_log(self, expr: sp.log) -> str:
         inner = expr.args[0]
@@ -259,19 +275,6 @@ class DocumentLatexPrinter(LatexPrinter):
 class ScalarCodePrinter(NumPyCodePrinter):
     """The same expressions for one image in Python floats (math module, no NumPy calls)."""
 
-    def _print_Mul(self, expr: sp.Mul) -> str:
-        indicators = [f for f in expr.args if is_indicator(f)]
-        if not indicators:
-            return super()._print_Mul(expr)
-        rest = sp.Mul(*(f for f in expr.args if not is_indicator(f)))
-        condition = " and ".join(f"({self._print(f.args[0].cond)})" for f in indicators)
-        return f"({self._print(rest)} if {condition} else 0.0)"
-
-    def _print_And(self, expr: sp.And) -> str:
-        return " and ".join(f"({self._print(arg)})" for arg in expr.args)
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        argument = _logistic_argument(expr)
-        if argument is not None:
-            return f"_sigmoid_scalar({self._print(argument)})"
-        return super()._print_Pow(expr, rational)
+    GATE = "({value} if {condition} else 0.0)"
+    CONJUNCTION = " and "
+    LOGISTIC = "_sigmoid_scalar"
