@@ -57,7 +57,7 @@ def test_fused_keeps_the_contract():
 
 def test_c_source_is_plain_c_from_the_derivation():
     source = generate_c_source(derive())
-    assert "#pragma omp simd" in source and "symbp_sigmoid(" in source
+    assert "for (long n = 0; n < m; ++n)" in source and "symbp_sigmoid(" in source
     assert "w1_0_1 = theta[1]" in source and "Dummy" not in source
 
 
