@@ -1,8 +1,6 @@
 """`python -m symbp` is the `symbp` command."""
 
-import sys
-
-from .cli import main
+from .cli import console_main
 
 if __name__ == "__main__":  # not when a worker process re-imports this module
-    sys.exit(main())
+    console_main()

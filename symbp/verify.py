@@ -11,10 +11,12 @@ up as an exact zero in one engine and a value in the other.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import types
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -282,18 +284,57 @@ def torch_answers(spec: NetworkSpec, random_count: int = 6) -> list[Answer]:
     return [torch_gradients(spec, x, y, params) for _, x, y, params in cases]
 
 
-def start_torch_reference(spec: NetworkSpec, random_count: int = 6) -> Future[list[Answer]] | None:
-    """Compute PyTorch's answers in a second process while SymPy works in this one.
+def _torch_worker(connection: Connection, spec: NetworkSpec, random_count: int) -> None:
+    """Runs in the worker process: send PyTorch's answers, then leave at once.
+
+    `os._exit` skips PyTorch's interpreter teardown (a few tenths of a second), which the
+    parent would otherwise wait for before it can exit.
+    """
+    try:
+        connection.send(torch_answers(spec, random_count))
+    except BaseException as error:  # the parent reports it and runs PyTorch itself
+        connection.send(error)
+    finally:
+        connection.close()
+        os._exit(0)
+
+
+class TorchReference:
+    """PyTorch's answers, computed in a second process while SymPy works in this one.
 
     Importing torch alone takes about a second; on a two-core machine it overlaps the
-    derivation instead of adding to it. None when torch is not installed.
+    derivation instead of adding to it.
     """
+
+    def __init__(self, spec: NetworkSpec, random_count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_torch_worker, args=(child, spec, random_count), daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def result(self, timeout: float) -> list[Answer]:
+        try:
+            if not self._connection.poll(timeout):
+                raise TimeoutError(f"no answer from the PyTorch worker in {timeout:.0f} s")
+            answer = self._connection.recv()
+        finally:
+            self._connection.close()
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+        if isinstance(answer, BaseException):
+            raise answer
+        return cast(list[Answer], answer)
+
+
+def start_torch_reference(spec: NetworkSpec, random_count: int = 6) -> TorchReference | None:
+    """Start PyTorch on the verification cases in parallel; None when torch is not installed."""
     if not torch_available():
         return None
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = executor.submit(torch_answers, spec, random_count)
-    executor.shutdown(wait=False)
-    return future
+    return TorchReference(spec, random_count)
 
 
 def _precomputed(cases: list[Case], answers: list[Answer]) -> GradientFn:
@@ -308,7 +349,7 @@ def _precomputed(cases: list[Case], answers: list[Answer]) -> GradientFn:
     return run
 
 
-def _collect(future: Future[list[Answer]], report: Report) -> list[Answer] | None:
+def _collect(future: TorchReference, report: Report) -> list[Answer] | None:
     """The parallel answers, or None (PyTorch then runs here) if the worker failed."""
     try:
         return future.result(timeout=600)
@@ -322,7 +363,7 @@ def verify(
     module: types.ModuleType,
     use_torch: bool | None = None,
     random_count: int = 6,
-    torch_future: Future[list[Answer]] | None = None,
+    torch_future: TorchReference | None = None,
 ) -> Report:
     """Compare the compiled module with every reference on random and crafted cases.
 
