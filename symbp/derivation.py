@@ -13,7 +13,7 @@ generator and the proofs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -145,9 +145,6 @@ class Derivation:
     def parameter_names(self) -> tuple[str, ...]:
         return PARAMETER_NAMES
 
-    def parameter_gradient(self, name: str) -> np.ndarray:
-        return self.gradients[name]
-
     @cached_property
     def latex_names(self) -> dict[sp.Symbol, str]:
         """symbol -> LaTeX, for the LaTeX printer's `symbol_names` setting."""
@@ -187,9 +184,6 @@ class Derivation:
         from .document import notebook_markdown
 
         return notebook_markdown(self)
-
-    def steps_for(self, target: str) -> Iterator[Step]:
-        return (step for step in self.steps if step.target == target)
 
     def chain(self, name: str) -> list[str]:
         """Quantities on the path from L down to `name`: ['L','A2','Z2','F','P1','A1','Z1','W1']."""

@@ -107,10 +107,6 @@ class NumPyCodePrinter(GatedPrinting, NumPyPrinter):
         return f"np.log({self._print(inner)})"
 
 
-def numpy_code(expr: sp.Expr) -> str:
-    return NumPyCodePrinter().doprint(expr)
-
-
 class Dots(sp.Symbol):
     r"""An ellipsis standing for elided entries of a matrix or terms of a sum.
 
