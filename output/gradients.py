@@ -132,6 +132,8 @@ def _blocks(x, y, theta):
 def _as_float_array(value, what, check_finite=True):
     if isinstance(value, (str, bytes)) or value is None:
         raise ValueError(f"{what} must be a numeric array, got {type(value).__name__}")
+    if np.iscomplexobj(value):
+        raise ValueError(f"{what} must be real numbers, got complex values")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

@@ -1,8 +1,9 @@
 """The `symbp` command line: derive, verify, explain.
 
-Exit status: 0 success, 1 a proof or the verification failed (or TeX failed on the document),
-2 bad arguments or an impossible network (one line on stderr naming the problem; never a
-traceback, never a partial file).
+Exit status: 0 success; 1 a proof or the verification failed, TeX failed on the document, a
+file could not be written, or an internal error; 2 bad arguments, an impossible network or an
+unusable --out; 130 interrupted. Errors are one line on stderr naming the problem; never a
+traceback, never a partial file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
-from .spec import NetworkSpec, SpecError, spec_from_strings
+from .files import OutputError
+from .spec import DEFAULT_SYMBOLIC_BUDGET, NetworkSpec, SpecError, spec_from_strings
 
 if TYPE_CHECKING:  # imported lazily at run time: `symbp --help` stays fast
     from .derivation import Derivation
@@ -149,6 +151,8 @@ def _command_line(spec: NetworkSpec) -> str:
     words = ["symbp derive", f"--input {h}x{w}", f"--filter {kh}x{kw}", f"--pool {spec.pool_size}"]
     if spec.stride != spec.pool_size:
         words.append(f"--pool-stride {spec.stride}")
+    if spec.symbolic_cost > DEFAULT_SYMBOLIC_BUDGET:
+        words.append("--allow-large")
     return " ".join(words)
 
 
@@ -331,9 +335,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "explain":
                 return _run_explain(args)
             return _run_verify(args)
-    except (UsageError, SpecError, OSError) as error:
+    except (UsageError, SpecError, OutputError) as error:
         print(f"symbp: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as error:  # the disk, not the arguments: a failed write or read
+        print(f"symbp: error: {error}; files already written are whole", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("symbp: interrupted; no partial files were written", file=sys.stderr)
         return 130

@@ -3,7 +3,9 @@
 The module is straight-line code: one assignment per element of every staged quantity, each
 printed from the derivation's own expressions by `NumPyCodePrinter`, with repeated
 subexpressions (the ReLU masks and pool routes shared by the forward and backward pass)
-computed once. It works on a block of images at a time, each element a vector over the block,
+computed once. The first layer, being affine in the images, is the exception: it runs as
+products with its Jacobian, whose entries `sympy.diff` found, and its parameter sums come from
+one product dz @ x. It works on a block of images at a time, each element a vector over the block,
 and needs nothing beyond NumPy.
 
 `load(derivation)` executes the same source in-process, so the code that is tested is the code
@@ -509,6 +511,8 @@ def _blocks(x, y, theta):
 def _as_float_array(value, what, check_finite=True):
     if isinstance(value, (str, bytes)) or value is None:
         raise ValueError(f"{what} must be a numeric array, got {type(value).__name__}")
+    if np.iscomplexobj(value):
+        raise ValueError(f"{what} must be real numbers, got complex values")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:

@@ -99,23 +99,10 @@ def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
     try:
         return spec_from_strings(input_size, filter_size, pool, pool_stride, allow_large)
     except SpecError as error:
-        key = _key_of(str(error), data)
+        # The setting at fault, or else the size that decides it (the input, then the filter).
+        key = next((k for k in (error.key, "input", "filter") if k in data), None)
         where = _where(path, text, key) if key else path
-        raise SpecError(f"{where}: {error}") from None
-
-
-def _key_of(message: str, data: dict[str, Any]) -> str | None:
-    """The key a network-level error is about, for pointing at its line."""
-    for key, words in (
-        ("pool_stride", "stride"),
-        ("filter", "filter"),
-        ("pool", "pool"),
-        ("input", "input"),
-        ("allow_large", "--allow-large"),
-    ):
-        if words in message and key in data:
-            return key
-    return None
+        raise SpecError(f"{where}: {error}", key=key) from None
 
 
 def load_config(path: str | Path) -> NetworkSpec:

@@ -8,6 +8,7 @@ every entry point (CLI, Python API) refuses an impossible network with the same 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Symbolic work is roughly proportional to (conv outputs x filter size): that many products
@@ -16,7 +17,15 @@ DEFAULT_SYMBOLIC_BUDGET = 60_000
 
 
 class SpecError(ValueError):
-    """An impossible or unreasonable network; the message names the problem and the fix."""
+    """An impossible or unreasonable network; the message names the problem and the fix.
+
+    `key` names the setting at fault ('input', 'filter', 'pool', 'pool_stride',
+    'allow_large'), so a config file can point at its line.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -25,6 +34,14 @@ def _positive_int(value: object, what: str) -> int:
     if value < 1:
         raise SpecError(f"{what} must be at least 1, got {value}")
     return value
+
+
+def _keyed(check: Callable[[object, str], int], value: object, what: str, key: str) -> int:
+    """Run a value check, tagging its SpecError with the setting's key."""
+    try:
+        return check(value, what)
+    except SpecError as error:
+        raise SpecError(str(error), key=key) from None
 
 
 def parse_size(text: str, what: str) -> tuple[int, int]:
@@ -121,29 +138,36 @@ class NetworkSpec:
             raise SpecError(f"input_shape must be (H, W), got {self.input_shape!r}")
         if not (isinstance(self.filter_shape, tuple) and len(self.filter_shape) == 2):
             raise SpecError(f"filter_shape must be (kH, kW), got {self.filter_shape!r}")
-        h, w = (_positive_int(n, "input size") for n in self.input_shape)
-        kh, kw = (_positive_int(n, "filter size") for n in self.filter_shape)
-        pool = _positive_int(self.pool_size, "pool size")
-        stride = _positive_int(self.stride, "pool stride")
+        h, w = (_keyed(_positive_int, n, "input size", "input") for n in self.input_shape)
+        kh, kw = (_keyed(_positive_int, n, "filter size", "filter") for n in self.filter_shape)
+        pool = _keyed(_positive_int, self.pool_size, "pool size", "pool")
+        stride = _keyed(_positive_int, self.stride, "pool stride", "pool_stride")
         if kh > h or kw > w:
             raise SpecError(
                 f"filter {kh}x{kw} is larger than the {h}x{w} input; "
-                f"use a filter of at most {h}x{w} or a larger --input"
+                f"use a filter of at most {h}x{w} or a larger input",
+                key="filter",
             )
         ch, cw = h - kh + 1, w - kw + 1
         if pool > ch or pool > cw:
             raise SpecError(
                 f"pool {pool}x{pool} is larger than the {ch}x{cw} convolution output; "
-                f"use --pool {min(ch, cw)} or smaller, a smaller --filter or a larger --input"
+                f"use a pool of {min(ch, cw)} or smaller, a smaller filter or a larger input",
+                key="pool",
             )
         for extent, axis in ((ch, "rows"), (cw, "columns")):
             if (extent - pool) % stride != 0:
-                fitting = [p for p in range(1, extent + 1) if (extent - p) % p == 0]
+                if self.pool_stride is None:
+                    fitting = [p for p in range(1, extent + 1) if (extent - p) % p == 0]
+                    advice = f"pool sizes that fit {extent} {axis}: {', '.join(map(str, fitting))}"
+                else:
+                    fitting = [s for s in range(1, pool + 1) if (extent - pool) % s == 0]
+                    advice = f"strides that fit {extent} {axis}: {', '.join(map(str, fitting))}"
                 raise SpecError(
                     f"{pool}x{pool} pool windows with stride {stride} do not cover the {ch}x{cw} "
                     f"convolution output exactly ({axis} would be dropped); choose an input and "
-                    f"filter whose output size fits the pool (pool sizes that fit {extent} "
-                    f"{axis}: {', '.join(map(str, fitting))})"
+                    f"filter whose output size fits the pool ({advice})",
+                    key="pool" if self.pool_stride is None else "pool_stride",
                 )
         budget = _positive_int(self.symbolic_budget, "symbolic budget")
         cost = ch * cw * kh * kw
@@ -152,7 +176,8 @@ class NetworkSpec:
                 f"this network needs about {cost:,} symbolic products ({ch}x{cw} conv outputs x "
                 f"{kh}x{kw} filter), over the budget of {budget:,}; derivation would take about "
                 f"{cost / 1500:.0f} s and much memory. Use a smaller input, or pass "
-                f"--allow-large (symbolic_budget=...) to go ahead anyway"
+                f"--allow-large (allow_large = true in a config file) to go ahead anyway",
+                key="allow_large",
             )
 
 

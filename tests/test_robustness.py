@@ -138,3 +138,17 @@ def test_predict_validates_too():
 def test_derive_refuses_what_is_not_a_spec(bad):
     with pytest.raises(SpecError, match="derive\\(\\) takes a NetworkSpec"):
         derive(bad)
+
+
+def test_complex_input_is_refused_not_truncated():
+    x = np.zeros((2, 6, 6), dtype=complex)
+    with pytest.raises(ValueError, match="real numbers"):
+        module().gradients(x, np.zeros(2), _params())
+
+
+def test_regeneration_command_keeps_allow_large():
+    from symbp.cli import _command_line
+
+    big = NetworkSpec((90, 90), symbolic_budget=10**9)
+    assert _command_line(big).endswith("--allow-large")
+    assert "--allow-large" not in _command_line(NetworkSpec())
