@@ -24,7 +24,7 @@ import sympy as sp
 
 from . import __version__
 from .derivation import Derivation
-from .printers import NumPyCodePrinter, ScalarCodePrinter
+from .printers import LONG_SUM, NumPyCodePrinter, ScalarCodePrinter
 from .symbols import rebuild_node
 
 SCALAR_BATCH = 4  # batches this small run image by image in Python floats
@@ -181,6 +181,8 @@ def _batch_sum(expr: sp.Expr, printer: NumPyCodePrinter) -> str:
             parts.append(f"np.dot({printer.doprint(factors[0])}, {printer.doprint(factors[1])})")
         else:
             parts.append(f"np.sum({printer.doprint(term)})")
+    if len(parts) > LONG_SUM:
+        return "sum((" + ", ".join(parts) + "))"
     return " + ".join(parts) if parts else "0.0"
 
 

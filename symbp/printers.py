@@ -77,6 +77,9 @@ class GatedPrinting:
         return super()._print_Pow(expr, rational)  # type: ignore[misc]
 
 
+LONG_SUM = 64  # terms; longer sums print as sum((...)), flat for Python's compiler
+
+
 class NumPyCodePrinter(GatedPrinting, NumPyPrinter):
     """Prints element expressions as NumPy operations on whole batch vectors."""
 
@@ -94,6 +97,13 @@ class NumPyCodePrinter(GatedPrinting, NumPyPrinter):
         if is_indicator(expr):
             return f"({self._print(expr.args[0].cond)})"
         raise NotImplementedError(f"only 0/1 indicators are compiled, not {expr}")
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        """a + b + ... nests one level per term in Python's syntax tree; thousands of terms
+        (dW1 at 60x60 sums 3364 products) exceed the compiler's recursion limit."""
+        if len(expr.args) <= LONG_SUM:
+            return super()._print_Add(expr, order)
+        return "sum((" + ", ".join(self._print(term) for term in expr.args) + "))"
 
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
         return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"

@@ -208,3 +208,16 @@ def test_generated_source_imports_only_numpy():
     }
     imports |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imports == {"math", "numpy"}  # the standard library and NumPy, nothing else
+
+
+def test_long_sums_compile_flat():
+    """dW1 at 60x60 sums 3364 products; a + b + ... that long overflows Python's compiler."""
+    import sympy as sp
+
+    from symbp.printers import NumPyCodePrinter, ScalarCodePrinter
+
+    terms = sp.symbols("a0:5000")
+    for printer in (NumPyCodePrinter(), ScalarCodePrinter()):
+        code = printer.doprint(sp.Add(*terms))
+        namespace = {f"a{k}": 1.0 for k in range(5000)}
+        assert eval(compile(code, "<sum>", "eval"), namespace) == 5000.0
