@@ -14,7 +14,7 @@ generator and the proofs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -135,7 +135,6 @@ class Derivation:
     steps: list[Step]
     head: HeadCollapse
     gradients: dict[str, np.ndarray]  # every quantity's staged gradient, parameters included
-    rules: Mapping[str, LayerRule] = field(repr=False)
 
     @property
     def parameter_count(self) -> int:
@@ -380,6 +379,4 @@ def derive(
         upstream = gradient_symbols["d" + stage.input].symbols
 
     assert head is not None
-    return Derivation(
-        spec, stages, quantities, gradient_symbols, forward, steps, head, gradients, rules
-    )
+    return Derivation(spec, stages, quantities, gradient_symbols, forward, steps, head, gradients)

@@ -179,10 +179,6 @@ class SumLines:
     count: int
     elided: bool
 
-    @property
-    def single_line(self) -> bool:
-        return len(self.lines) == 1
-
 
 def sum_lines(
     terms: Sequence[sp.Basic],

@@ -93,10 +93,6 @@ class Grid:
     def centre_x(self) -> str:
         return _cm(self.x + self.width / 2)
 
-    @property
-    def centre_y(self) -> str:
-        return _cm(self.y + self.height / 2)
-
     def region_box(self, region: Region) -> tuple[str, str, str, str]:
         """(x0, y0, x1, y1) of a region; row 0 is at the top."""
         return (

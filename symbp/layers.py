@@ -125,26 +125,24 @@ def _bce(a: np.ndarray, params: Mapping[str, np.ndarray], spec: NetworkSpec) -> 
 
 @dataclass(frozen=True)
 class LayerRule:
-    """One layer kind: its forward element expressions and how the document names it."""
+    """One layer kind: its forward element expressions and the name the document uses."""
 
     kind: str
     title: str
     build: Builder
-    operator: str  # LaTeX for the operation, e.g. r"\operatorname{ReLU}"
-    has_parameters: bool = False
 
 
 LAYER_RULES: Mapping[str, LayerRule] = MappingProxyType(
     {
         rule.kind: rule
         for rule in (
-            LayerRule("conv", "Convolution", _conv, r"\star", has_parameters=True),
-            LayerRule("relu", "ReLU", _relu, r"\operatorname{ReLU}"),
-            LayerRule("maxpool", "Max-pool", _max_pool, r"\operatorname{MaxPool}"),
-            LayerRule("flatten", "Flatten", _flatten, r"\operatorname{flatten}"),
-            LayerRule("dense", "Dense", _dense, r"\cdot", has_parameters=True),
-            LayerRule("sigmoid", "Sigmoid", _sigmoid, r"\sigma"),
-            LayerRule("bce", "Binary cross-entropy", _bce, r"\operatorname{BCE}"),
+            LayerRule("conv", "Convolution", _conv),
+            LayerRule("relu", "ReLU", _relu),
+            LayerRule("maxpool", "Max-pool", _max_pool),
+            LayerRule("flatten", "Flatten", _flatten),
+            LayerRule("dense", "Dense", _dense),
+            LayerRule("sigmoid", "Sigmoid", _sigmoid),
+            LayerRule("bce", "Binary cross-entropy", _bce),
         )
     }
 )

@@ -12,7 +12,6 @@ import numpy as np
 from .printers import Numeral
 
 DIGITS = 4  # computed values
-GIVEN_DIGITS = 2  # the example's chosen inputs and parameters (exact at two decimals)
 
 
 def fmt(value: float, digits: int = DIGITS) -> str:

@@ -46,10 +46,6 @@ class Quantity:
     def latex_names(self) -> dict[sp.Symbol, str]:
         return {self.symbols[index]: element_latex(self.tex, index) for index in self.indices()}
 
-    def matrix(self) -> sp.Matrix:
-        """The quantity as a SymPy matrix (scalars 1x1, vectors a column) for display."""
-        return as_matrix(self.symbols)
-
 
 def element_name(code: str, index: tuple[int, ...]) -> str:
     return "_".join([code, *map(str, index)])
