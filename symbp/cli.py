@@ -49,16 +49,38 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-SPEC_DEFAULTS = {"input": "6x6", "filter": "3x3", "pool": "2"}
+SPEC_DEFAULTS = {
+    "input": "6x6",
+    "channels": "1",
+    "filter": "3x3",
+    "filters": "1",
+    "stride": "1",
+    "padding": "0",
+    "activation": "relu",
+    "leaky_slope": "0.01",
+    "pool_type": "max",
+    "pool": "2",
+}
 
 
 def _add_spec_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="read the network from a TOML file")
     parser.add_argument("--input", metavar="HxW", help="input image size (6x6)")
+    parser.add_argument("--channels", metavar="C", help="input channels (1)")
     parser.add_argument("--filter", metavar="KxK", help="filter size (3x3)")
-    parser.add_argument("--pool", metavar="P", help="max-pool window size (2)")
+    parser.add_argument("--filters", metavar="K", help="number of filters, each with a bias (1)")
+    parser.add_argument("--stride", metavar="S", help="convolution stride (1)")
+    parser.add_argument("--padding", metavar="P", help="zero padding on every side (0)")
     parser.add_argument(
-        "--pool-stride", default=None, metavar="S", help="max-pool stride (default: the pool size)"
+        "--activation",
+        metavar="NAME",
+        help="relu, leaky_relu, sigmoid, tanh or identity (relu)",
+    )
+    parser.add_argument("--leaky-slope", metavar="A", help="leaky ReLU slope (0.01)")
+    parser.add_argument("--pool-type", metavar="TYPE", help="max, avg or none (max)")
+    parser.add_argument("--pool", metavar="P", help="pool window size (2)")
+    parser.add_argument(
+        "--pool-stride", default=None, metavar="S", help="pool stride (default: the pool size)"
     )
     parser.add_argument(
         "--allow-large",
@@ -121,10 +143,10 @@ def parse_formats(text: str) -> list[str]:
 
 
 def _spec(args: argparse.Namespace) -> NetworkSpec:
-    """The network from --config, or from the size flags (defaults: the teaching network)."""
-    flags = {"input": args.input, "filter": args.filter, "pool": args.pool}
+    """The network from --config, or from the flags (defaults: the teaching network)."""
+    flags = {key: getattr(args, key) for key in SPEC_DEFAULTS}
     if args.config is not None:
-        given = [f"--{k}" for k, v in flags.items() if v is not None]
+        given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
         if args.pool_stride is not None:
             given.append("--pool-stride")
         if given:
@@ -135,22 +157,58 @@ def _spec(args: argparse.Namespace) -> NetworkSpec:
 
         return load_config(args.config)
     values = {k: SPEC_DEFAULTS[k] if v is None else v for k, v in flags.items()}
+    if values["pool_type"].strip().lower() == "none":
+        given = [f for f, v in (("--pool", args.pool), ("--pool-stride", args.pool_stride)) if v]
+        if given:
+            raise UsageError(f"{' and '.join(given)} cannot be combined with --pool-type none")
+    if args.leaky_slope is not None and values["activation"].strip().lower() not in (
+        "leaky_relu",
+        "leaky-relu",
+    ):
+        raise UsageError("--leaky-slope needs --activation leaky_relu")
     return spec_from_strings(
         values["input"],
         values["filter"],
         values["pool"],
         args.pool_stride,
         allow_large=args.allow_large,
+        channels=values["channels"],
+        filters=values["filters"],
+        stride=values["stride"],
+        padding=values["padding"],
+        activation=values["activation"],
+        leaky_slope=values["leaky_slope"],
+        pool_type=values["pool_type"],
     )
 
 
 def _command_line(spec: NetworkSpec) -> str:
     """The command that regenerates the module, written from the validated spec (never from
-    the raw arguments, so no user text reaches the generated source)."""
+    the raw arguments, so no user text reaches the generated source). Several blocks need a
+    config file: the command names one, and the module's header prints its text."""
+    if len(spec.blocks) > 1:
+        return "symbp derive --config net.toml"
     (h, w), (kh, kw) = spec.input_shape, spec.filter_shape
-    words = ["symbp derive", f"--input {h}x{w}", f"--filter {kh}x{kw}", f"--pool {spec.pool_size}"]
-    if spec.stride != spec.pool_size:
-        words.append(f"--pool-stride {spec.stride}")
+    words = ["symbp derive", f"--input {h}x{w}"]
+    if spec.channels != 1:
+        words.append(f"--channels {spec.channels}")
+    words.append(f"--filter {kh}x{kw}")
+    for flag, value, default in (
+        ("--filters", spec.filters, 1),
+        ("--stride", spec.stride, 1),
+        ("--padding", spec.padding, 0),
+        ("--activation", spec.activation, "relu"),
+    ):
+        if value != default:
+            words.append(f"{flag} {value}")
+    if spec.activation == "leaky_relu":
+        words.append(f"--leaky-slope {spec.leaky_slope!r}")
+    if spec.pool_type != "max":
+        words.append(f"--pool-type {spec.pool_type}")
+    if spec.pool_type != "none":
+        words.append(f"--pool {spec.pool_size}")
+        if spec.pool_step != spec.pool_size:
+            words.append(f"--pool-stride {spec.pool_step}")
     if spec.symbolic_cost > DEFAULT_SYMBOLIC_BUDGET:
         words.append("--allow-large")
     return " ".join(words)

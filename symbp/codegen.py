@@ -97,7 +97,8 @@ class LinearInput:
     rows: list[int]
     cols: list[int]
     entries: list[int]  # positions in theta
-    offset: sp.Expr  # the same for every output (the bias)
+    offset: sp.Expr | None  # the same for every output (the bias), or
+    offsets: list[int]  # per output, its bias's position in theta (several filters)
 
 
 def _linear_input(d: Derivation, staged: list[tuple[sp.Symbol, sp.Expr]]) -> LinearInput | None:
@@ -117,10 +118,13 @@ def _linear_input(d: Derivation, staged: list[tuple[sp.Symbol, sp.Expr]]) -> Lin
         entries.append(theta[derivative])
     zero = {s: sp.S.Zero for s in inputs.flat()}
     expressions = dict(staged)
-    offsets = {expressions[s].xreplace(zero) for s in outputs.flat()}
-    if len(offsets) != 1:
+    offsets = [expressions[s].xreplace(zero) for s in outputs.flat()]
+    if len(set(offsets)) == 1:
+        return LinearInput(outputs.code, outputs.flat(), rows, cols, entries, offsets[0], [])
+    if not all(offset in theta for offset in offsets):
         return None
-    return LinearInput(outputs.code, outputs.flat(), rows, cols, entries, offsets.pop())
+    positions = [theta[offset] for offset in offsets]
+    return LinearInput(outputs.code, outputs.flat(), rows, cols, entries, None, positions)
 
 
 def _jacobian_parameters(d: Derivation, linear: LinearInput) -> set[int]:
@@ -229,13 +233,93 @@ def generate_source(d: Derivation, command: str | None = None) -> str:
 
 def _header(d: Derivation, command: str | None) -> str:
     spec = d.spec
+    shape = ", ".join(("H", "W") if spec.channels == 1 else ("C", "H", "W"))
+    config = ""
+    if command is not None and command.endswith("--config net.toml"):
+        config = " net.toml holds:\n\n" + _indent(spec.to_toml().rstrip("\n"), "    ") + "\n\n"
     return _HEADER.format(
         version=__version__,
         label=spec.label,
         count=spec.parameter_count,
         breakdown=spec.parameter_breakdown,
+        pipeline=_pipeline(d),
+        conventions=_conventions(d),
+        order=", ".join(d.parameter_names),
+        x_shape=f"(M, {shape})",
+        prediction=d.prediction,
+        logit=d.logit,
         command=command or "symbp derive",
+        config=config,
     )
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+_ACTIVATION_TEXT = {
+    "relu": "ReLU({})",
+    "leaky_relu": "LeakyReLU({})",
+    "sigmoid": "sigmoid({})",
+    "tanh": "tanh({})",
+    "identity": "{}",
+}
+
+
+def _pipeline(d: Derivation) -> str:
+    """X -> Z1 = X (cross-correlation) W1 + B1 -> A1 = ReLU(Z1) -> ..., wrapped."""
+    pieces = ["X"]
+    for stage in d.stages:
+        i, o = stage.input, stage.output
+        if stage.kind == "conv":
+            assert stage.geometry is not None
+            block = stage.geometry.block
+            how = ["cross-correlation"]
+            if block.stride != 1:
+                how.append(f"stride {block.stride}")
+            if block.padding:
+                how.append(f"zero padding {block.padding}")
+            w, b = stage.params
+            pieces.append(f"{o} = {i} ({', '.join(how)}) {w} + {b}")
+        elif stage.kind in _ACTIVATION_TEXT and o != d.prediction:
+            pieces.append(f"{o} = " + _ACTIVATION_TEXT[stage.kind].format(i))
+        elif stage.kind in ("maxpool", "avgpool"):
+            pieces.append(f"{o} = {'MaxPool' if stage.kind == 'maxpool' else 'AvgPool'}({i})")
+        elif stage.kind == "flatten":
+            pieces.append(f"{o} = flatten({i}) (row-major)")
+        elif stage.kind == "dense":
+            w, b = stage.params
+            pieces.append(f"{o} = {i} . {w} + {b}")
+        elif stage.kind == "sigmoid":
+            pieces.append(f"{o} = sigmoid({i})")
+        elif stage.kind == "bce":
+            pieces.append(f"{o} = mean BCE(Y, {i})")
+    lines, current = [], "    " + pieces[0]
+    for piece in pieces[1:]:
+        if len(current) + len(piece) + 4 > 100:
+            lines.append(current)
+            current = "      -> " + piece
+        else:
+            current += " -> " + piece
+    return "\n".join([*lines, current])
+
+
+def _conventions(d: Derivation) -> str:
+    kinds = {stage.kind for stage in d.stages}
+    words = ["cross-correlation (the kernel is not flipped)"]
+    if any(s.geometry is not None and s.geometry.block.padding for s in d.conv_stages):
+        words.append("padding adds zeros")
+    if "relu" in kinds:
+        words.append("ReLU'(0) = 0")
+    if "leaky_relu" in kinds:
+        words.append("LeakyReLU'(0) is its slope")
+    if "maxpool" in kinds:
+        words.append(
+            "a tied max-pool\nwindow sends its whole gradient to the first maximum in row-major order"
+        )
+    if "avgpool" in kinds:
+        words.append("an average pool spreads its gradient evenly")
+    return "; ".join(words)
 
 
 @functools.lru_cache(maxsize=8)
@@ -245,13 +329,16 @@ def _module_body(d: Derivation) -> str:
     printer = NumPyCodePrinter()
     x_symbols = d.quantities["X"].flat()
     y = d.quantities["Y"].symbols[()]
-    z2 = d.quantities["Z2"].symbols[()]
+    z2 = d.quantities[d.logit].symbols[()]
+    a2 = d.quantities[d.prediction].symbols[()]
     theta = _parameter_symbols(d)
     staged = eliminate_common_subexpressions(d.staged_assignments())
     assignment_lines = _Lines(printer)
     linear = _linear_input(d, staged)
     first_layer = set(linear.outputs) if linear else set()
     extra_theta = ["jacobian"] if linear else []
+    if linear and linear.offset is None:
+        extra_theta.append("offset")
 
     parameter_outputs = [
         d.gradients[name][index]
@@ -279,7 +366,7 @@ def _module_body(d: Derivation) -> str:
         used = {s for _, e in body for s in e.free_symbols} | {
             s for e in outputs for s in e.free_symbols if s not in first_layer
         }
-        if product:
+        if product and product.offset is not None:
             used |= product.offset.free_symbols
         unused_extra = ["_"] * len(extra_theta) if scalar else extra_theta
         lines += _unpack([s.name if s in used else "_" for s in theta] + unused_extra, "theta")
@@ -288,7 +375,10 @@ def _module_body(d: Derivation) -> str:
                 f"    # {product.name} is affine in the images: one product with its Jacobian"
             )
             lines.append(f"    {product.name} = _by_columns(jacobian, x)")
-            lines.append(f"    {product.name} += {printer.doprint(product.offset)}")
+            if product.offset is None:
+                lines.append(f"    {product.name} += offset  # each output's own bias")
+            else:
+                lines.append(f"    {product.name} += {printer.doprint(product.offset)}")
             lines += _unpack([s.name for s in product.outputs], product.name)
         if any(s in used for s in x_symbols):
             source = "x" if scalar else "np.ascontiguousarray(x.T)"
@@ -306,12 +396,18 @@ def _module_body(d: Derivation) -> str:
         dz = d.gradient_symbols["d" + d.stages[0].output].flat()
         from_jacobian = _jacobian_parameters(d, linear)
         total_dz = sp.Add(*dz)
+        bias_sums = {
+            k: sp.Add(*(s for s, at in zip(dz, linear.offsets, strict=True) if at == k))
+            for k in set(linear.offsets)
+        }
         returns, needs = [], list(dz)
         for k, e in enumerate(parameter_outputs):
             if k in from_jacobian:
                 returns.append(f"first[{k}]")
             elif e == total_dz:
                 returns.append("dz.sum()")
+            elif k in bias_sums and e == bias_sums[k]:
+                returns.append(f"biases[{k}]")
             else:
                 returns.append(_batch_sum(e, printer))
                 needs.append(e)
@@ -323,6 +419,11 @@ def _module_body(d: Derivation) -> str:
             epilogue=(
                 f"dz = np.array([{', '.join(s.name for s in dz)}])",
                 "first = _first_layer_sums(dz, x)",
+                *(
+                    ["biases = np.bincount(OFFSET_THETA, dz.sum(axis=1), PARAMETER_COUNT)"]
+                    if bias_sums
+                    else []
+                ),
             ),
         )
     else:
@@ -366,19 +467,20 @@ def _module_body(d: Derivation) -> str:
     predict_block = block_function(
         "_predict_block",
         "sigmoid(z2) for every image in the block.",
-        [d.quantities["A2"].symbols[()]],
-        [printer.doprint(d.forward_definitions[d.quantities["A2"].symbols[()]])],
+        [a2],
+        [printer.doprint(d.forward_definitions[a2])],
     )
 
     shapes = spec.parameter_shapes
     constants = [
         f"PARAMETERS = {{{', '.join(f'{k!r}: {v!r}' for k, v in shapes.items())}}}",
-        f"INPUT_SHAPE = {tuple(spec.input_shape)!r}",
+        f"INPUT_SHAPE = {tuple(spec.image_shape)!r}",
         f"PARAMETER_COUNT = {spec.parameter_count}",
         f"BLOCK_SIZE = {BLOCK_SIZE}",
         f"CHUNK = {CHUNK}  # images per matrix product: OpenBLAS stays on one thread, whose"
         " partner would stall whenever the other core is busy",
         f"SCALAR_BATCH = {SCALAR_BATCH}  # up to this many images: the pure-Python path",
+        f"_UNUSED = {(None,) * len(extra_theta)!r}  # the pure-Python path's unused arguments",
     ]
     if linear:
         n_out, n_in = len(linear.outputs), len(d.quantities[d.stages[0].input].flat())
@@ -389,6 +491,9 @@ def _module_body(d: Derivation) -> str:
             _index_array("JACOBIAN_THETA", linear.entries),
         ]
         prepare = _PREPARE_LINEAR
+        if linear.offset is None:
+            constants.append(_index_array("OFFSET_THETA", linear.offsets))
+            prepare = _PREPARE_LINEAR.replace(_RETURN_JACOBIAN, _RETURN_JACOBIAN_AND_OFFSET)
     else:
         prepare = _PREPARE_PLAIN
     parts = [
@@ -417,11 +522,9 @@ def load(d: Derivation) -> types.ModuleType:
 _HEADER = '''"""Gradients of a small CNN's binary cross-entropy loss, derived by symbp {version}.
 
 Network ({label}; {count} trainable parameters: {breakdown}):
-    X -> Z1 = X (cross-correlation) W1 + B1 -> A1 = ReLU(Z1) -> P1 = MaxPool(A1)
-      -> F = flatten(P1) (row-major) -> Z2 = F . W2 + B2 -> A2 = sigmoid(Z2) -> L = mean BCE(Y, A2)
+{pipeline}
 
-Conventions: cross-correlation (the kernel is not flipped); ReLU'(0) = 0; a tied max-pool
-window sends its whole gradient to the first maximum in row-major order; the loss is the mean
+Conventions: {conventions}; the loss is the mean
 over the batch, so every gradient is the gradient of that mean and has its parameter's shape.
 
 Every assignment below was printed from the element expressions of symbp's chain-rule
@@ -429,14 +532,14 @@ derivation (sympy.diff, layer by layer), with repeated subexpressions computed o
 Images are processed in blocks of BLOCK_SIZE; inside a block every name is a vector over images.
 
 Contract:
-    PARAMETERS                      name -> shape, in the order W1, B1, W2, B2
+    PARAMETERS                      name -> shape, in the order {order}
     loss(X, Y, params) -> float     mean binary cross-entropy over the batch
     gradients(X, Y, params) -> dict name -> ndarray, the gradient of that mean
-    input_gradient(X, Y, params)    dL/dX, shape (M, H, W)
-    predict(X, params)              A2 = sigmoid(Z2), shape (M,)
-    X: (M, H, W) floats; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
+    input_gradient(X, Y, params)    dL/dX, shape {x_shape}
+    predict(X, params)              {prediction} = sigmoid({logit}), shape (M,)
+    X: {x_shape} floats; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
 
-Generated by `{command}`. Do not edit: regenerate instead. Depends only on NumPy.
+Generated by `{command}`.{config} Do not edit: regenerate instead. Depends only on NumPy.
 """'''
 
 
@@ -454,7 +557,7 @@ def gradients(X, Y, params):
     """Gradient of the mean loss with respect to every parameter, shaped like PARAMETERS."""
     x, y, theta = _validate(X, Y, params)
     if x.shape[0] <= SCALAR_BATCH:
-        sums = np.array(_small_batch_sums(x, y, (*theta.tolist(), None)))
+        sums = np.array(_small_batch_sums(x, y, (*theta.tolist(), *_UNUSED)))
     else:
         sums = np.zeros(PARAMETER_COUNT)
         for block in _blocks(x, y, _prepare(theta)):
@@ -464,7 +567,7 @@ def gradients(X, Y, params):
 
 
 def input_gradient(X, Y, params):
-    """Gradient of the mean loss with respect to the input images, shape (M, H, W)."""
+    """Gradient of the mean loss with respect to the input images, shape (M, *INPUT_SHAPE)."""
     x, y, theta = _validate(X, Y, params)
     theta = _prepare(theta)
     rows = [_input_gradient_block(*block) for block in _blocks(x, y, theta)]
@@ -525,9 +628,9 @@ def _as_float_array(value, what):
 def _validate(X, Y, params):
     """Check the inputs against the contract; return images as rows, labels and theta."""
     X = _as_float_array(X, "X")  # checked block by block in _blocks
-    if X.ndim != 3 or X.shape[1:] != INPUT_SHAPE:
+    if X.ndim != 1 + len(INPUT_SHAPE) or X.shape[1:] != INPUT_SHAPE:
         raise ValueError(
-            f"X must have shape (M, {INPUT_SHAPE[0]}, {INPUT_SHAPE[1]}), got {X.shape}"
+            f"X must have shape (M, {', '.join(map(str, INPUT_SHAPE))}), got {X.shape}"
         )
     m = X.shape[0]
     if m == 0:
@@ -618,3 +721,7 @@ def _prepare(theta):
     jacobian = np.zeros(JACOBIAN_SHAPE)
     jacobian[JACOBIAN_ROWS, JACOBIAN_COLS] = theta[JACOBIAN_THETA]
     return (*theta.tolist(), jacobian)'''
+
+_RETURN_JACOBIAN = """    return (*theta.tolist(), jacobian)"""
+_RETURN_JACOBIAN_AND_OFFSET = """    offset = theta[OFFSET_THETA][:, None]  # each output's bias
+    return (*theta.tolist(), jacobian, offset)"""

@@ -22,7 +22,7 @@ from .proofs import Proof
 def _numeric_point(d: Derivation, seed: int) -> dict[sp.Symbol, float]:
     rng = np.random.default_rng(seed)
     values: dict[sp.Symbol, float] = {}
-    for name in ("X", "W1", "B1", "W2", "B2"):
+    for name in ("X", *d.parameter_names):
         for symbol in d.quantities[name].flat():
             values[symbol] = float(np.round(rng.normal(), 3))
     for symbol, expr in d.forward_definitions.items():  # dependency order
@@ -66,7 +66,7 @@ def _rational_difference(a: sp.Expr, b: sp.Expr) -> sp.Expr:
 
 def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) -> Proof:
     parameters = [s for name in d.parameter_names for s in d.quantities[name].flat()]
-    a2 = d.quantities["A2"].symbols[()]
+    a2 = d.quantities[d.prediction].symbols[()]
     bce = cast(sp.Expr, d.forward[-1].expressions[()])
     e = sp.Symbol("E", positive=True)
     patterns_checked = set()
@@ -77,7 +77,7 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
             composed[symbol] = sp.expand(
                 _fix_indicators(expr, point).xreplace(composed), power_exp=False
             )
-        z2 = composed[d.quantities["Z2"].symbols[()]]
+        z2 = composed[d.quantities[d.logit].symbols[()]]
         direct_loss = bce.xreplace({a2: composed[a2]})
 
         staged: dict[sp.Symbol, sp.Expr] = {}

@@ -20,65 +20,31 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from .layers import LAYER_RULES, LayerRule
+from .layers import LAYER_RULES, LayerRule, Stage, network_stages
 from .spec import NetworkSpec, SpecError
 from .symbols import Quantity, gradient_quantity, make_quantity, object_array, rebuild_node
 
-# name -> (code prefix, LaTeX stem); shapes come from the spec.
-QUANTITY_NAMES: dict[str, tuple[str, str]] = {
-    "X": ("x", "x"),
-    "W1": ("w1", "w^{(1)}"),
-    "B1": ("b1", "b^{(1)}"),
-    "Z1": ("z1", "z^{(1)}"),
-    "A1": ("a1", "a^{(1)}"),
-    "P1": ("p1", "p^{(1)}"),
-    "F": ("f", "f"),
-    "W2": ("w2", "w^{(2)}"),
-    "B2": ("b2", "b^{(2)}"),
-    "Z2": ("z2", "z^{(2)}"),
-    "A2": ("a2", "a^{(2)}"),
-    "Y": ("y", "y"),
-    "L": ("L", "L"),
-}
+PARAMETER_NAMES = ("W1", "B1", "W2", "B2")  # the teaching network's; see Derivation.parameter_names
 
-PARAMETER_NAMES = ("W1", "B1", "W2", "B2")
+_SPECIAL_TEX = {"X": "x", "F": "f", "Y": "y", "L": "L"}
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One layer in the pipeline: rule kind, the quantity it reads and the one it writes."""
-
-    kind: str
-    input: str
-    output: str
-    params: tuple[str, ...] = ()
-
-
-def network_stages(spec: NetworkSpec) -> list[Stage]:
-    return [
-        Stage("conv", "X", "Z1", ("W1", "B1")),
-        Stage("relu", "Z1", "A1"),
-        Stage("maxpool", "A1", "P1"),
-        Stage("flatten", "P1", "F"),
-        Stage("dense", "F", "Z2", ("W2", "B2")),
-        Stage("sigmoid", "Z2", "A2"),
-        Stage("bce", "A2", "L", ("Y",)),
-    ]
+def quantity_tex(name: str) -> tuple[str, str]:
+    """name -> (code prefix, LaTeX stem): 'Z1' -> ('z1', 'z^{(1)}'), 'X' -> ('x', 'x')."""
+    if name in _SPECIAL_TEX:
+        return name.lower() if name != "L" else "L", _SPECIAL_TEX[name]
+    letter, number = name[0], name[1:]
+    return name.lower(), f"{letter.lower()}^{{({number})}}"
 
 
 def quantity_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
-    shapes = {
-        "X": spec.input_shape,
-        "Z1": spec.conv_shape,
-        "A1": spec.conv_shape,
-        "P1": spec.pool_shape,
-        "F": (spec.n_features,),
-        "Z2": (),
-        "A2": (),
-        "Y": (),
-        "L": (),
-    }
-    shapes.update(spec.parameter_shapes)
+    """Every quantity's shape, in the order the pipeline meets them (X, W1, B1, Z1, ...)."""
+    shapes: dict[str, tuple[int, ...]] = {"X": spec.image_shape}
+    parameters = spec.parameter_shapes
+    for stage in network_stages(spec):
+        for name in stage.params:
+            shapes[name] = parameters.get(name, ())
+        shapes[stage.output] = stage.shape
     return shapes
 
 
@@ -108,7 +74,7 @@ class Step:
 
     @property
     def is_parameter(self) -> bool:
-        return self.target in PARAMETER_NAMES
+        return self.target in self.stage.params
 
 
 @dataclass(frozen=True)
@@ -138,11 +104,26 @@ class Derivation:
 
     @property
     def parameter_count(self) -> int:
-        return sum(self.quantities[name].size for name in PARAMETER_NAMES)
+        return sum(self.quantities[name].size for name in self.parameter_names)
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
-        return PARAMETER_NAMES
+        """W1, B1, ..., in the generated module's order: each block's, then the dense layer's."""
+        return tuple(self.spec.parameter_shapes)
+
+    @property
+    def prediction(self) -> str:
+        """The network's output quantity, sigmoid of the logit: 'A2' in the teaching network."""
+        return self.stages[-1].input
+
+    @property
+    def logit(self) -> str:
+        """The dense layer's output, 'Z2' in the teaching network."""
+        return self.stages[-2].input
+
+    @property
+    def conv_stages(self) -> list[Stage]:
+        return [stage for stage in self.stages if stage.kind == "conv"]
 
     @cached_property
     def latex_names(self) -> dict[sp.Symbol, str]:
@@ -341,42 +322,76 @@ def derive(
     stages = network_stages(spec)
     shapes = quantity_shapes(spec)
     quantities = {
-        name: make_quantity(name, code, tex, shapes[name])
-        for name, (code, tex) in QUANTITY_NAMES.items()
+        name: make_quantity(name, *quantity_tex(name), shape) for name, shape in shapes.items()
     }
 
     forward: list[ForwardStep] = []
     for stage in stages:
         rule = rules[stage.kind]
         params = {name: quantities[name].symbols for name in stage.params}
-        expressions = rule.build(quantities[stage.input].symbols, params, spec)
+        expressions = rule.build(quantities[stage.input].symbols, params, stage)
         forward.append(ForwardStep(stage, rule.title, expressions))
 
     gradient_symbols = {
         "d" + name: gradient_quantity(quantities[name])
-        for name in ("X", "Z1", "A1", "P1", "F", "Z2", "A2")
+        for name in ["X", *(stage.output for stage in stages[:-1])]
     }
 
     steps: list[Step] = []
     gradients: dict[str, np.ndarray] = {}
     head: HeadCollapse | None = None
     upstream: np.ndarray | sp.Expr = sp.S.One  # dL/dL
+    prediction = stages[-1].input
     for stage, fwd in zip(reversed(stages), reversed(forward), strict=True):
         rule = rules[stage.kind]
         wrt = [quantities[stage.input]] + [quantities[p] for p in stage.params if p != "Y"]
         products = _vector_jacobian_product(fwd.expressions, upstream, wrt)
         for quantity in wrt:
             gradient, local = products[quantity.name]
-            if stage.kind == "sigmoid":
+            if stage.output == prediction:
                 # The BCE and sigmoid factors collapse: record how, and keep the simple form.
-                a2, z2 = quantities["A2"].symbols[()], quantities["Z2"].symbols[()]
-                da2_dz2 = local[((), ())]
-                head = _collapse_head(gradients["A2"][()], da2_dz2, a2, z2, fwd.expressions[()])
+                a, z = quantities[stage.output].symbols[()], quantity.symbols[()]
+                da_dz = local[((), ())]
+                head = _collapse_head(gradients[prediction][()], da_dz, a, z, fwd.expressions[()])
                 gradient = object_array(())
                 gradient[()] = head.result
+            elif rule.in_output:
+                gradient, local = _in_output(stage, fwd, quantities, upstream, local)
             steps.append(Step(stage, rule.title, quantity.name, stage.output, local, gradient))
             gradients[quantity.name] = gradient
         upstream = gradient_symbols["d" + stage.input].symbols
 
     assert head is not None
     return Derivation(spec, stages, quantities, gradient_symbols, forward, steps, head, gradients)
+
+
+def _in_output(
+    stage: Stage,
+    fwd: ForwardStep,
+    quantities: dict[str, Quantity],
+    upstream: np.ndarray | sp.Expr,
+    local: dict,
+) -> tuple[np.ndarray, dict]:
+    """An elementwise layer's derivative rewritten in its output a = f(z), found once.
+
+    sympy.diff gives f'(z) (for the sigmoid, e^{-z} / (1 + e^{-z})^2); `sympy.solve` inverts
+    a = f(z) and the derivative becomes a (1 - a), or 1 - a^2 for tanh. Element by element it
+    is the same function, so it is found for one element and renamed for the others.
+    """
+    inputs, outputs = quantities[stage.input].symbols, quantities[stage.output].symbols
+    assert isinstance(upstream, np.ndarray)
+    first = next(iter(np.ndindex(*inputs.shape)))
+    z, a = inputs[first], outputs[first]
+    derivative = local[(first, first)]
+    direct = derivative.xreplace({fwd.expressions[first]: a})  # tanh' = 1 - tanh^2 is direct
+    if z in direct.free_symbols:
+        template = _express_in_output(derivative, z, a, fwd.expressions[first])
+    else:
+        template = sp.expand(direct)
+    new_local: dict = {}
+    gradient = object_array(inputs.shape)
+    for index in np.ndindex(*inputs.shape):
+        derivative = template.xreplace({z: inputs[index], a: outputs[index]})
+        new_local[(index, index)] = derivative
+        gradient[index] = upstream[index] * derivative
+    return gradient, new_local

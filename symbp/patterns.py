@@ -32,3 +32,34 @@ def zero_pad(image: np.ndarray, rows: int, cols: int | None = None) -> np.ndarra
 
 def total(array: np.ndarray) -> sp.Expr:
     return sp.Add(*array.reshape(-1))
+
+
+def dilate(image: np.ndarray, step: int, rows: int, cols: int) -> np.ndarray:
+    """`step - 1` zeros between neighbours, then zeros up to rows x cols (bottom and right).
+
+    Dilating dL/dZ by the stride puts each output's gradient back at the input position its
+    window started from; the extra rows and columns stand for input a strided window skipped.
+    """
+    h, w = image.shape
+    out = np.empty((rows, cols), dtype=object)
+    out[...] = sp.S.Zero
+    out[: (h - 1) * step + 1 : step, : (w - 1) * step + 1 : step] = image
+    return out
+
+
+def crop(image: np.ndarray, margin: int) -> np.ndarray:
+    """Remove `margin` rows and columns on every side (undo zero padding)."""
+    if margin == 0:
+        return image
+    return image[margin:-margin, margin:-margin]
+
+
+def window_cells(
+    rows: int, cols: int, size: int, step: int
+) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Pool output (a, b) -> its window's cells, row-major: written from the definition."""
+    return {
+        (a, b): [(a * step + r, b * step + c) for r in range(size) for c in range(size)]
+        for a in range((rows - size) // step + 1)
+        for b in range((cols - size) // step + 1)
+    }

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import product
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import sympy as sp
 
 from . import patterns
-from .derivation import Derivation
-from .layers import is_indicator
+from .derivation import Derivation, Step
+from .layers import Stage, exact_number, is_indicator
 
 
 class ProofError(AssertionError):
@@ -93,70 +93,215 @@ def _find(actual: np.ndarray, candidates: dict[str, Element], what: str) -> tupl
 
 
 # ------------------------------------------------------------------------------ the proofs
-def prove_dw1_is_cross_correlation(d: Derivation) -> Proof:
-    x, dz1 = d.quantities["X"].symbols, d.gradient_symbols["dZ1"].symbols
-    flipped = patterns.rotate_180(dz1)
-    kh, kw = d.gradients["W1"].shape
+def _key(base: str, block: int) -> str:
+    """Proof keys: 'ties' for the first block, 'ties.2' for the second."""
+    return base if block == 1 else f"{base}.{block}"
+
+
+def _tex(name: str) -> str:
+    """'W1' -> 'W_1', 'X' -> 'X'."""
+    return name if len(name) == 1 else f"{name[0]}_{{{name[1:]}}}"
+
+
+def _partial(name: str) -> str:
+    return rf"\frac{{\partial L}}{{\partial {_tex(name)}}}"
+
+
+@dataclass(frozen=True)
+class _ConvView:
+    """One conv layer of the derivation as 4-D / 3-D object arrays (filters, channels, ...)."""
+
+    block: int
+    input: str  # X, or the previous block's output (P1, A1)
+    weight: str
+    bias: str
+    output: str
+    x: np.ndarray  # (C, H, W) symbols
+    w: np.ndarray  # (K, C, kH, kW) symbols
+    dz: np.ndarray  # (K, oH, oW) gradient symbols
+    stride: int
+    padding: int
+
+
+def _conv_views(d: Derivation) -> list[_ConvView]:
+    views = []
+    for stage in d.conv_stages:
+        assert stage.geometry is not None and stage.block is not None
+        g = stage.geometry
+        k, c = g.conv[0], g.input[0]
+        kh, kw = g.block.filter_shape
+        views.append(
+            _ConvView(
+                stage.block,
+                stage.input,
+                stage.params[0],
+                stage.params[1],
+                stage.output,
+                d.quantities[stage.input].symbols.reshape(g.input),
+                d.quantities[stage.params[0]].symbols.reshape(k, c, kh, kw),
+                d.gradient_symbols["d" + stage.output].symbols.reshape(g.conv),
+                g.block.stride,
+                g.block.padding,
+            )
+        )
+    return views
+
+
+def _padded(view: _ConvView) -> list[np.ndarray]:
+    return [patterns.zero_pad(channel, view.padding) for channel in view.x]
+
+
+def _dilated(view: _ConvView) -> list[np.ndarray]:
+    """dZ of each filter dilated by the stride to (Hp - kH + 1) x (Wp - kW + 1)."""
+    _, h, w = view.x.shape
+    kh, kw = view.w.shape[2:]
+    rows, cols = h + 2 * view.padding - kh + 1, w + 2 * view.padding - kw + 1
+    return [patterns.dilate(g, view.stride, rows, cols) for g in view.dz]
+
+
+def _conv_words(view: _ConvView) -> tuple[str, str]:
+    """How the input and dZ enter the pattern, in words: ('X', 'dL/dZ1'), or padded/dilated."""
+    source = view.input if not view.padding else f"{view.input} zero-padded by {view.padding}"
+    gradient = f"dL/d{view.output}"
+    if view.stride != 1:
+        gradient += f" dilated by {view.stride}"
+    return source, gradient
+
+
+def prove_weight_gradient(d: Derivation, view: _ConvView) -> Proof:
+    """dW[k, c] = pad(X[c]) ⋆ dilate(dZ[k]): the cross-correlation of input and gradient."""
+    padded, dilated = _padded(view), _dilated(view)
+    flipped = [patterns.rotate_180(g) for g in dilated]
+    kh, kw = view.w.shape[2:]
+    actual = d.gradients[view.weight].reshape(view.w.shape)
     holds, detail = _find(
-        d.gradients["W1"],
+        actual,
         {
-            "cross-correlation X ⋆ dZ1": lambda i: patterns.correlate_at(x, dz1, *i),
-            "true convolution X * dZ1 (flipped)": lambda i: patterns.correlate_at(x, flipped, *i),
+            f"cross-correlation {view.input} ⋆ dZ": lambda i: patterns.correlate_at(
+                padded[i[1]], dilated[i[0]], i[2], i[3]
+            ),
+            f"true convolution {view.input} * dZ (flipped)": lambda i: patterns.correlate_at(
+                padded[i[1]], flipped[i[0]], i[2], i[3]
+            ),
             "cross-correlation rotated by 180° (a forward pass that flips the kernel)": (
-                lambda i: patterns.correlate_at(x, dz1, kh - 1 - i[0], kw - 1 - i[1])
+                lambda i: patterns.correlate_at(
+                    padded[i[1]], dilated[i[0]], kh - 1 - i[2], kw - 1 - i[3]
+                )
             ),
         },
-        "dL/dW1",
+        f"dL/d{view.weight}",
     )
+    source, gradient = _conv_words(view)
+    simple = view.stride == 1 and not view.padding
+    several = view.w.shape[0] * view.w.shape[1] > 1
+    x_tex = _tex(view.input) + ("_c" if several else "")
+    dz_tex = _partial(view.output) + ("_k" if several else "")
+    if not view.padding and view.stride == 1:
+        right = rf"{x_tex} \star {dz_tex}"
+    else:
+        inner = rf"\operatorname{{pad}}_{{{view.padding}}}({x_tex})" if view.padding else x_tex
+        dil = rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)"
+        right = rf"{inner} \star " + (dil if view.stride != 1 else dz_tex)
+    left = _partial(view.weight) + ("_{k,c}" if several else "")
     return Proof(
-        "dW1",
-        "dL/dW1 is the valid cross-correlation of X with dL/dZ1",
-        r"\frac{\partial L}{\partial W_1} = X \star \frac{\partial L}{\partial Z_1}",
+        f"dW{view.block}",
+        (
+            f"dL/d{view.weight} is the valid cross-correlation of {source} with {gradient}"
+            if simple
+            else f"dL/d{view.weight} is the cross-correlation of {source} with {gradient}"
+        )
+        + (" (per filter k and channel c)" if several else ""),
+        f"{left} = {right}",
         holds,
         detail,
     )
 
 
-def prove_db1_is_sum(d: Derivation) -> Proof:
-    dz1 = d.gradient_symbols["dZ1"].symbols
-    actual = d.gradients["B1"]
-    expected = np.empty((), dtype=object)
-    expected[()] = patterns.total(dz1)
-    holds, detail = _compare(actual, _elements(expected), "dL/dB1")
+def prove_bias_gradient(d: Derivation, view: _ConvView) -> Proof:
+    filters = view.dz.shape[0]
+    actual = d.gradients[view.bias].reshape(filters)
+    expected = np.empty(filters, dtype=object)
+    for k in range(filters):
+        expected[k] = patterns.total(view.dz[k])
+    holds, detail = _compare(actual, _elements(expected), f"dL/d{view.bias}")
+    out = view.output
+    z_tex = f"z^{{({out[1:]})}}"
+    if filters == 1:
+        title = f"dL/d{view.bias} is the sum of dL/d{out}"
+        statement = rf"{_partial(view.bias)} = \sum_{{i,j}} \frac{{\partial L}}{{\partial {z_tex}_{{i,j}}}}"
+    else:
+        title = f"dL/d{view.bias} is, per filter, the sum of that filter's dL/d{out}"
+        statement = (
+            rf"{_partial(view.bias)}_k = \sum_{{i,j}} \frac{{\partial L}}{{\partial {z_tex}_{{k,i,j}}}}"
+        )
     return Proof(
-        "dB1",
-        "dL/dB1 is the sum of dL/dZ1",
-        r"\frac{\partial L}{\partial B_1} = \sum_{i,j} \frac{\partial L}{\partial z^{(1)}_{i,j}}",
+        f"dB{view.block}",
+        title,
+        statement,
         holds,
-        detail.replace("all 1 elements of dL/dB1", "dL/dB1"),
+        detail.replace(f"all 1 elements of dL/d{view.bias}", f"dL/d{view.bias}"),
     )
 
 
-def prove_dx_is_full_convolution(d: Derivation) -> Proof:
-    w1, dz1 = d.quantities["W1"].symbols, d.gradient_symbols["dZ1"].symbols
-    kh, kw = w1.shape
-    padded = patterns.zero_pad(dz1, kh - 1, kw - 1)
-    rotated = patterns.rotate_180(w1)
+def prove_input_gradient(d: Derivation, view: _ConvView) -> Proof:
+    """dX[c] = crop_P( sum_k pad_{k-1}(dilate(dZ[k])) ⋆ rot180(W[k, c]) ): full convolution."""
+    kh, kw = view.w.shape[2:]
+    dilated = [patterns.zero_pad(g, kh - 1, kw - 1) for g in _dilated(view)]
+    filters, channels = view.w.shape[:2]
+    pad = view.padding
+
+    def full(kernel_of: Callable[[int, int], np.ndarray]) -> Element:
+        def element(index: tuple[int, ...]) -> sp.Expr:
+            c, i, j = index
+            return sp.Add(
+                *(
+                    patterns.correlate_at(dilated[k], kernel_of(k, c), i + pad, j + pad)
+                    for k in range(filters)
+                )
+            )
+
+        return element
+
+    actual = d.gradients[view.input].reshape(view.x.shape)
     holds, detail = _find(
-        d.gradients["X"],
+        actual,
         {
-            "full cross-correlation of dZ1 with rot180(W1)": lambda i: patterns.correlate_at(
-                padded, rotated, *i
+            f"full cross-correlation of dZ with rot180({view.weight})": full(
+                lambda k, c: patterns.rotate_180(view.w[k, c])
             ),
-            "full cross-correlation of dZ1 with W1 (unrotated)": lambda i: patterns.correlate_at(
-                padded, w1, *i
+            f"full cross-correlation of dZ with {view.weight} (unrotated)": full(
+                lambda k, c: view.w[k, c]
             ),
         },
-        "dL/dX",
+        f"dL/d{view.input}",
     )
     if holds:
-        # Correlating with the rotated kernel is, by definition, true convolution with W1.
-        detail += "; that is, the full true convolution dZ1 * W1"
+        # Correlating with the rotated kernel is, by definition, true convolution with W.
+        detail += f"; that is, the full true convolution dZ * {view.weight}"
+    several = filters * channels > 1
+    dz_tex = _partial(view.output) + ("_k" if several else "")
+    w_tex = _tex(view.weight) + ("_{k,c}" if several else "")
+    inner = rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)" if view.stride != 1 else dz_tex
+    body = (
+        rf"\operatorname{{pad}}_{{k-1}}\!\Big({inner}\Big) \star \operatorname{{rot}}_{{180}}({w_tex})"
+    )
+    if several:
+        body = rf"\sum_k {body}"
+    if pad:
+        body = rf"\operatorname{{crop}}_{{{pad}}}\!\Big({body}\Big)"
+    left = _partial(view.input) + ("_c" if several else "")
+    words = "the full convolution of dL/d" + view.output
+    if view.stride != 1:
+        words += f" dilated by {view.stride}"
+    words += f" with {view.weight} rotated by 180°"
+    if pad:
+        words += f", cropped by the padding {pad}"
+    if filters > 1:
+        words += ", summed over filters"
     return Proof(
-        "dX",
-        "dL/dX is the full convolution of dL/dZ1 with W1 rotated by 180°",
-        r"\frac{\partial L}{\partial X} = \operatorname{pad}_{k-1}\!\Big(\frac{\partial L}"
-        r"{\partial Z_1}\Big) \star \operatorname{rot}_{180}(W_1)",
+        "d" + view.input,
+        f"dL/d{view.input} is {words}",
+        f"{left} = {body}",
         holds,
         detail,
     )
@@ -164,21 +309,23 @@ def prove_dx_is_full_convolution(d: Derivation) -> Proof:
 
 def prove_head_collapses(d: Derivation) -> Proof:
     head = d.head
-    a2, y = d.quantities["A2"].symbols[()], d.quantities["Y"].symbols[()]
-    z2 = d.quantities["Z2"].symbols[()]
+    a2, y = d.quantities[d.prediction].symbols[()], d.quantities["Y"].symbols[()]
+    z2 = d.quantities[d.logit].symbols[()]
     sigmoid = 1 / (1 + sp.exp(-z2))
     in_z2 = head.product.subs(a2, sigmoid)
     difference = sp.simplify(in_z2 - (sigmoid - y))
     holds = difference == 0 and sp.expand(head.result - (a2 - y)) == 0
+    a, z = d.prediction, d.logit
     detail = (
-        "simplify((dL/dA2)(dA2/dZ2) - (sigma(z2) - y)) = 0"
+        f"simplify((dL/d{a})(d{a}/d{z}) - (sigma({z.lower()}) - y)) = 0"
         if holds
-        else f"the product differs from A2 - Y by {difference}; found {head.result}"
+        else f"the product differs from {a} - Y by {difference}; found {head.result}"
     )
     return Proof(
         "head",
-        "(dL/dA2)(dA2/dZ2) = A2 - Y",
-        r"\frac{\partial L}{\partial A_2}\frac{\partial A_2}{\partial Z_2} = A_2 - Y",
+        f"(dL/d{a})(d{a}/d{z}) = {a} - Y",
+        rf"\frac{{\partial L}}{{\partial {_tex(a)}}}\frac{{\partial {_tex(a)}}}{{\partial {_tex(z)}}}"
+        rf" = {_tex(a)} - Y",
         holds,
         detail,
     )
@@ -186,31 +333,64 @@ def prove_head_collapses(d: Derivation) -> Proof:
 
 def prove_stable_loss(d: Derivation) -> Proof:
     """The compiled loss uses softplus(z2) - y z2; it must equal BCE(y, sigma(z2))."""
-    y, z2 = d.quantities["Y"].symbols[()], d.quantities["Z2"].symbols[()]
-    a2 = d.quantities["A2"].symbols[()]
+    y, z2 = d.quantities["Y"].symbols[()], d.quantities[d.logit].symbols[()]
+    a2 = d.quantities[d.prediction].symbols[()]
     bce = cast(sp.Expr, d.forward[-1].expressions[()]).subs(a2, 1 / (1 + sp.exp(-z2)))
     softplus_form = sp.log(1 + sp.exp(z2)) - y * z2
     difference = sp.simplify(sp.expand_log(bce - softplus_form, force=True))
     holds = difference == 0
     return Proof(
         "stable-loss",
-        "BCE(y, sigma(z2)) = softplus(z2) - y z2 (the form the compiled loss uses)",
+        "BCE(y, sigma(z)) = softplus(z) - y z (the form the compiled loss uses)",
         r"-\big(y\log\sigma(z) + (1-y)\log(1-\sigma(z))\big) = \log(1+e^{z}) - y z",
         holds,
         "simplify of the difference is 0" if holds else f"difference {difference}",
     )
 
 
-def prove_relu_derivative_at_zero(d: Derivation) -> Proof:
-    step = next(s for s in d.steps if s.stage.kind == "relu")
+def _activation_step(d: Derivation, output: str) -> Any:
+    return next(s for s in d.steps if s.stage.output == output and s.target == s.stage.input)
+
+
+def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
+    """ReLU'(0) = 0 and leaky ReLU'(0) = slope at the kink; sigma' = a(1 - a), tanh' = 1 - a^2."""
+    assert stage.geometry is not None and stage.block is not None
+    step = _activation_step(d, stage.output)
     (out_index, in_index), local = next(iter(step.local.items()))
-    z = d.quantities["Z1"].symbols[in_index]
-    values = {v: local.subs(z, v) for v in (-1, 0, 1)}
-    holds = values == {-1: 0, 0: 0, 1: 1}
-    detail = f"d relu(z)/dz from sympy.diff = {local}; at z = -1, 0, 1: " + ", ".join(
-        str(values[v]) for v in (-1, 0, 1)
-    )
-    return Proof("relu0", "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail)
+    z = d.quantities[stage.input].symbols[in_index]
+    a = d.quantities[stage.output].symbols[out_index]
+    n = stage.block
+    if stage.kind in ("relu", "leaky_relu"):
+        slope = exact_number(stage.geometry.block.leaky_slope) if stage.kind == "leaky_relu" else 0
+        values = {v: local.subs(z, v) for v in (-1, 0, 1)}
+        holds = values == {-1: slope, 0: slope, 1: 1}
+        detail = f"d {stage.kind}(z)/dz from sympy.diff = {local}; at z = -1, 0, 1: " + ", ".join(
+            str(values[v]) for v in (-1, 0, 1)
+        )
+        if stage.kind == "relu":
+            return Proof(_key("relu0", n), "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail)
+        return Proof(
+            _key("leaky0", n),
+            f"LeakyReLU'(0) = {slope} (its slope, as in PyTorch)",
+            rf"\operatorname{{LeakyReLU}}'(0) = {sp.latex(slope)}",
+            holds,
+            detail,
+        )
+    if stage.kind in ("sigmoid", "tanh"):
+        forward = d.forward[d.stages.index(stage)].expressions[out_index]
+        difference = sp.simplify(local.subs(a, forward) - sp.diff(forward, z))
+        holds = difference == 0
+        name = "sigma" if stage.kind == "sigmoid" else "tanh"
+        tex = r"\sigma" if stage.kind == "sigmoid" else r"\tanh"
+        return Proof(
+            _key(stage.kind, n),
+            f"{name}'(z) = {local.xreplace({a: sp.Symbol('a')})} with a = {name}(z)",
+            rf"{tex}'(z) = {sp.latex(local.xreplace({a: sp.Symbol('a')}))},\ a = {tex}(z)",
+            holds,
+            f"the derivative in the output, with a = {name}(z) put back, minus sympy.diff of "
+            f"{name}(z): " + ("simplifies to 0" if holds else f"{difference}"),
+        )
+    return None
 
 
 def _window_assignments(n: int) -> tuple[str, Iterator[tuple[int, ...]]]:
@@ -228,20 +408,23 @@ def _window_assignments(n: int) -> tuple[str, Iterator[tuple[int, ...]]]:
     return "random assignments of the values 0, 1, 2", sampled
 
 
-def prove_pool_routes_to_first_max(d: Derivation) -> Proof:
-    step = next(s for s in d.steps if s.stage.kind == "maxpool")
-    a1 = d.quantities["A1"].symbols
-    first_out = (0,) * len(d.spec.pool_shape)
+def _pool_step(d: Derivation, stage: Stage) -> Step:
+    return next(s for s in d.steps if s.stage == stage and s.target == stage.input)
+
+
+def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
+    assert stage.block is not None
+    step = _pool_step(d, stage)
+    key, title = _key("ties", stage.block), "Max-pool ties route to the first maximum (row-major)"
+    statement = r"\partial p / \partial a_k = [k \text{ is the first maximum}]"
+    a1 = d.quantities[stage.input].symbols
+    first_out = next(iter(np.ndindex(*stage.shape)))
     cells = [cell for (out, cell) in step.local if out == first_out]
     window = [a1[cell] for cell in cells]
     derivatives = [step.local[(first_out, cell)] for cell in cells]
     if not all(is_indicator(e) for e in derivatives):
         return Proof(
-            "ties",
-            "Max-pool ties route to the first maximum",
-            "",
-            False,
-            f"local derivatives are not 0/1 indicators: {derivatives}",
+            key, title, statement, False, f"local derivatives are not 0/1 indicators: {derivatives}"
         )
     route: Callable[..., list[int]] = sp.lambdify(window, derivatives, modules="math")
     checked = 0
@@ -253,43 +436,147 @@ def prove_pool_routes_to_first_max(d: Derivation) -> Proof:
         checked += 1
         if got != expected:
             return Proof(
-                "ties",
-                "Max-pool ties route to the first maximum (row-major)",
-                r"\partial p / \partial a_k = [k \text{ is the first maximum}]",
+                key,
+                title,
+                statement,
                 False,
                 f"window values {list(values)} route to {got}, expected {expected}",
             )
     return Proof(
-        "ties",
-        "Max-pool ties route to the first maximum (row-major)",
-        r"\partial p / \partial a_k = [k \text{ is the first maximum}]",
+        key,
+        title,
+        statement,
         True,
         f"{checked} window values ({described}, ties included) route the whole gradient "
         "to the first maximum",
     )
 
 
-PROOFS: tuple[Callable[[Derivation], Proof], ...] = (
-    prove_head_collapses,
-    prove_stable_loss,
-    prove_relu_derivative_at_zero,
-    prove_pool_routes_to_first_max,
-    prove_db1_is_sum,
-    prove_dw1_is_cross_correlation,
-    prove_dx_is_full_convolution,
-)
+def _layer_windows(stage: Stage) -> tuple[int, dict[tuple[int, int], list[tuple[int, int]]]]:
+    assert stage.geometry is not None
+    g = stage.geometry
+    _, rows, cols = g.conv
+    return g.conv[0], patterns.window_cells(rows, cols, g.block.pool_size, g.block.pool_step)
+
+
+def prove_average_pool_spreads(d: Derivation, stage: Stage) -> Proof:
+    """dA[c, cell] = sum over the windows holding the cell of dP[c, window] / (window size)."""
+    assert stage.geometry is not None and stage.block is not None
+    g = stage.geometry
+    channels, windows = _layer_windows(stage)
+    dp = d.gradient_symbols["d" + stage.output].symbols.reshape(g.output)
+    size = g.block.pool_size**2
+    expected = np.empty(g.conv, dtype=object)
+    expected[...] = sp.S.Zero
+    for c in range(channels):
+        for (a, b), cells in windows.items():
+            for cell in cells:
+                expected[(c, *cell)] += dp[c, a, b] * sp.Rational(1, size)
+    actual = d.gradients[stage.input].reshape(g.conv)
+    holds, detail = _compare(actual, _elements(expected), f"dL/d{stage.input}")
+    overlap = g.block.pool_step < g.block.pool_size
+    return Proof(
+        _key("avg-spread", stage.block),
+        f"Average pool spreads each window's gradient evenly (1/{size} to each cell)"
+        + ("; overlapping windows add up" if overlap else ""),
+        rf"{_partial(stage.input)}_{{i,j}} = \sum_{{\text{{windows }} w \ni (i,j)}} "
+        rf"\frac{{1}}{{{size}}} {_partial(stage.output)}_{{w}}",
+        holds,
+        detail,
+    )
+
+
+def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof:
+    """The whole layer's dA, as a function, equals an independent NumPy routing on samples.
+
+    Every sampled layer input is drawn from {0, 1, 2} (ties everywhere), dP from small
+    integers; the reference loops over windows, takes np.argmax (the first maximum) and adds
+    dP there, so overlapping windows accumulate. Exact integers: equality is exact.
+    """
+    assert stage.geometry is not None and stage.block is not None
+    g = stage.geometry
+    channels, windows = _layer_windows(stage)
+    a_symbols = list(d.quantities[stage.input].symbols.reshape(-1))
+    dp_symbols = list(d.gradient_symbols["d" + stage.output].symbols.reshape(-1))
+    actual = list(d.gradients[stage.input].reshape(-1))
+    function: Callable[..., list[float]] = sp.lambdify(
+        a_symbols + dp_symbols, actual, modules="math"
+    )
+    rng = np.random.default_rng(0)
+    samples = 300
+    for _ in range(samples):
+        a = rng.integers(0, 3, size=g.conv)
+        dp = rng.integers(-3, 4, size=g.output)
+        expected = np.zeros(g.conv, dtype=np.int64)
+        for c in range(channels):
+            for (wa, wb), cells in windows.items():
+                values = [a[(c, *cell)] for cell in cells]
+                winner = cells[int(np.argmax(values))]
+                expected[(c, *winner)] += dp[c, wa, wb]
+        got = np.array(function(*a.reshape(-1), *dp.reshape(-1)), dtype=float).reshape(g.conv)
+        if not np.array_equal(got, expected):
+            index = tuple(int(i) for i in np.argwhere(got != expected)[0])
+            return Proof(
+                _key("max-accumulate", stage.block),
+                "Max-pool gradients accumulate over overlapping windows",
+                "",
+                False,
+                f"at {list(index)}: derived {got[index]:g}, reference {expected[index]}",
+            )
+    overlap = g.block.pool_step < g.block.pool_size
+    title = (
+        "Overlapping max-pool windows accumulate: each cell gets the sum over the windows it wins"
+        if overlap
+        else "Max-pool routes each window's gradient to its first maximum, windows disjoint"
+    )
+    return Proof(
+        _key("max-accumulate", stage.block),
+        title,
+        rf"{_partial(stage.input)}_{{i,j}} = \sum_{{w \ni (i,j)}} [(i,j) = \operatorname{{argmax}}_w]"
+        rf"\, {_partial(stage.output)}_{{w}}",
+        True,
+        f"the derived dL/d{stage.input} equals a NumPy reference (np.argmax per window, += over "
+        f"windows) exactly on {samples} integer samples with ties",
+    )
+
+
+def derivation_proofs(d: Derivation) -> list[Proof]:
+    """Every pattern proof the spec at hand calls for, in the order the document shows them."""
+    results = [prove_head_collapses(d), prove_stable_loss(d)]
+    for stage in d.stages:
+        if stage.geometry is None or stage.kind == "conv":
+            continue
+        if stage.kind == "maxpool":
+            results.append(prove_pool_routes_to_first_max(d, stage))
+            if stage.geometry.block.pool_step < stage.geometry.block.pool_size:
+                results.append(prove_max_pool_accumulates(d, stage))
+        elif stage.kind == "avgpool":
+            results.append(prove_average_pool_spreads(d, stage))
+        else:
+            proof = prove_activation_derivative(d, stage)
+            if proof is not None:
+                results.append(proof)
+    for view in _conv_views(d):
+        results += [
+            prove_bias_gradient(d, view),
+            prove_weight_gradient(d, view),
+            prove_input_gradient(d, view),
+        ]
+    return results
 
 
 def prove_all(
     d: Derivation, full_composition: bool | None = None, patterns: int = 1
 ) -> list[Proof]:
-    """Run every proof. The full-composition proof runs by default only for small networks,
-    on `patterns` activation patterns (each costs about 0.4 s at 6x6)."""
+    """Run every proof. The full-composition proof runs by default only for small networks
+    whose activations are piecewise linear, on `patterns` activation patterns (each costs
+    about 0.4 s at 6x6)."""
     from .composition import prove_full_composition  # heavy; kept in its own module
 
-    results = [proof(d) for proof in PROOFS]
+    results = derivation_proofs(d)
     if full_composition is None:
-        full_composition = d.spec.symbolic_cost <= 400
+        linear = all(b.activation in ("relu", "leaky_relu", "identity") for b in d.spec.blocks)
+        full_composition = linear and d.spec.symbolic_cost <= 400
     if full_composition:
         results.append(prove_full_composition(d, seeds=tuple(range(1, patterns + 1))))
     return results

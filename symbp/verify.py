@@ -80,14 +80,23 @@ class Report:
 
 
 # ---------------------------------------------------------------------------------- cases
+def _names(spec: NetworkSpec) -> tuple[str, str, str, str]:
+    """The first conv layer's weight and bias, and the dense layer's: W1, B1, W2, B2 at one block."""
+    dense = len(spec.blocks) + 1
+    return "W1", "B1", f"W{dense}", f"B{dense}"
+
+
 def _random_params(spec: NetworkSpec, rng: np.random.Generator) -> Params:
-    fan_in = spec.filter_shape[0] * spec.filter_shape[1]
-    return {
-        "W1": rng.normal(0, 1 / np.sqrt(fan_in), spec.filter_shape),
-        "B1": np.array(rng.normal(0, 0.1)),
-        "W2": rng.normal(0, 1 / np.sqrt(spec.n_features), (spec.n_features, 1)),
-        "B2": np.array(rng.normal(0, 0.1)),
-    }
+    """Weights scaled by 1/sqrt(fan-in), so activations stay of order 1 through every block."""
+    params: Params = {}
+    for name, shape in spec.parameter_shapes.items():
+        if name.startswith("W"):
+            # (K, C, kH, kW) reads C kH kW inputs; (kH, kW) and the dense (features, 1) all.
+            fan_in = int(np.prod(shape[1:] if len(shape) == 4 else shape))
+            params[name] = rng.normal(0, 1 / np.sqrt(fan_in), shape)
+        else:
+            params[name] = np.asarray(rng.normal(0, 0.1, shape))
+    return params
 
 
 def random_cases(spec: NetworkSpec, count: int = 6, seed: int = 0) -> list[Case]:
@@ -95,7 +104,7 @@ def random_cases(spec: NetworkSpec, count: int = 6, seed: int = 0) -> list[Case]
     cases = []
     for k in range(count):
         m = (1, 7, 64)[k % 3]
-        x = rng.normal(size=(m, *spec.input_shape))
+        x = rng.normal(size=(m, *spec.image_shape))
         y = rng.integers(0, 2, size=m).astype(float)
         cases.append((f"random batch M={m}", x, y, _random_params(spec, rng)))
     return cases
@@ -104,71 +113,85 @@ def random_cases(spec: NetworkSpec, count: int = 6, seed: int = 0) -> list[Case]
 def crafted_cases(spec: NetworkSpec, seed: int = 0) -> list[Case]:
     """Cases whose answer depends on the conventions, built from small integers where exact."""
     rng = np.random.default_rng(seed)
-    h, w = spec.input_shape
+    image = spec.image_shape
+    w1, b1, w_dense, b_dense = _names(spec)
+    shapes = spec.parameter_shapes
     m = 5
     cases: list[Case] = []
 
     tied = _random_params(spec, rng)
-    tied["W1"] = np.zeros(spec.filter_shape)
-    tied["B1"] = np.array(0.5)  # Z1 = 0.5 everywhere: every window is fully tied
+    tied[w1] = np.zeros(shapes[w1])
+    tied[b1] = np.full(shapes[b1], 0.5)  # Z1 = 0.5 everywhere: every window is fully tied
     cases.append(
         (
             "every pool window tied (W1 = 0)",
-            rng.normal(size=(m, h, w)),
+            rng.normal(size=(m, *image)),
             rng.integers(0, 2, m).astype(float),
             tied,
         )
     )
 
     flat = _random_params(spec, rng)
-    flat["W1"] = rng.integers(-2, 3, spec.filter_shape).astype(float)
-    flat["B1"] = np.array(1.0)
+    flat[w1] = rng.integers(-2, 3, shapes[w1]).astype(float)
+    flat[b1] = np.full(shapes[b1], 1.0)
+    constant = rng.integers(1, 4, (m,) + (1,) * len(image))
     cases.append(
         (
             "every window tied (constant images)",
-            np.ones((m, h, w)) * rng.integers(1, 4, (m, 1, 1)),
+            np.ones((m, *image)) * constant,
             rng.integers(0, 2, m).astype(float),
             flat,
         )
     )
 
     zeros = _random_params(spec, rng)
-    zeros["W1"] = rng.integers(-1, 2, spec.filter_shape).astype(float)
-    zeros["B1"] = np.array(0.0)
-    x_int = rng.integers(-1, 2, size=(m, h, w)).astype(float)
+    zeros[w1] = rng.integers(-1, 2, shapes[w1]).astype(float)
+    zeros[b1] = np.zeros(shapes[b1])
+    x_int = rng.integers(-1, 2, size=(m, *image)).astype(float)
     cases.append(
         ("Z1 exactly 0 in places (integers)", x_int, rng.integers(0, 2, m).astype(float), zeros)
     )
 
     saturated = _random_params(spec, rng)
-    saturated["W1"] = np.abs(saturated["W1"])
-    saturated["W2"] = np.full((spec.n_features, 1), 100.0)
-    saturated["B2"] = np.array(0.0)
-    x_pos = np.abs(rng.normal(size=(m, h, w))) + 0.5
-    x_sat = x_pos * np.array([1, 1, 1, -1, -1])[:, None, None]
+    saturated[w1] = np.abs(saturated[w1])
+    saturated[w_dense] = np.full(shapes[w_dense], 100.0)
+    saturated[b_dense] = np.array(0.0)
+    x_pos = np.abs(rng.normal(size=(m, *image))) + 0.5
+    x_sat = x_pos * np.array([1, 1, 1, -1, -1]).reshape((m,) + (1,) * len(image))
     cases.append(("saturated sigmoid, Y = 1", x_sat, np.ones(m), saturated))
     cases.append(("saturated sigmoid, Y = 0", x_sat, np.zeros(m), saturated))
 
     cases.append(
-        ("all labels Y = 0", rng.normal(size=(m, h, w)), np.zeros(m), _random_params(spec, rng))
+        ("all labels Y = 0", rng.normal(size=(m, *image)), np.zeros(m), _random_params(spec, rng))
     )
     cases.append(
-        ("all labels Y = 1", rng.normal(size=(m, h, w)), np.ones(m), _random_params(spec, rng))
+        ("all labels Y = 1", rng.normal(size=(m, *image)), np.ones(m), _random_params(spec, rng))
     )
     return cases
 
 
 def kink_margin(spec: NetworkSpec, x: np.ndarray, params: Params) -> float:
-    """How far the point is from a kink: min |Z1| and the smallest first-second gap of a pool."""
+    """How far the point is from a kink: the smallest |Z| of a ReLU-like activation, and the
+    smallest gap between the first and second largest value of a max-pool window."""
     values = NumericNetwork(spec).forward(x, params)
-    p, s = spec.pool_size, spec.stride
-    windows = sliding_window_view(values["A1"], (p, p), axis=(1, 2))[:, ::s, ::s]
-    ranked = np.sort(windows.reshape(*windows.shape[:3], p * p), axis=-1)
-    if p * p == 1:  # one-cell windows have no ties
-        return float(np.abs(values["Z1"]).min())
-    live = ranked[..., -1] > 0
-    gap = (ranked[..., -1] - ranked[..., -2])[live]
-    return float(min(np.abs(values["Z1"]).min(), gap.min(initial=np.inf)))
+    margin = np.inf
+    m = len(x)
+    for n, geometry in enumerate(spec.geometry, start=1):
+        block = geometry.block
+        if block.activation in ("relu", "leaky_relu"):
+            margin = min(margin, float(np.abs(values[f"Z{n}"]).min()))
+        if block.pool_type != "max" or block.pool_size == 1:  # one-cell windows have no ties
+            continue
+        p, s = block.pool_size, block.pool_step
+        activations = values[f"A{n}"].reshape(m, *geometry.conv)
+        windows = sliding_window_view(activations, (p, p), axis=(2, 3))[:, :, ::s, ::s]
+        ranked = np.sort(windows.reshape(*windows.shape[:4], p * p), axis=-1)
+        live = ranked[..., -1] > 0  # a ReLU window of zeros is judged by its |Z| instead
+        if block.activation != "relu":
+            live = np.ones_like(live)
+        gap = (ranked[..., -1] - ranked[..., -2])[live]
+        margin = min(margin, float(gap.min(initial=np.inf)))
+    return float(margin)
 
 
 def smooth_cases(spec: NetworkSpec, count: int = 2, seed: int = 100) -> list[Case]:
@@ -180,7 +203,7 @@ def smooth_cases(spec: NetworkSpec, count: int = 2, seed: int = 100) -> list[Cas
         if len(found) == count:
             break
         m = 1 + attempt % 2  # few images: a large batch nearly always has some Z1 near 0
-        x = rng.normal(size=(m, *spec.input_shape))
+        x = rng.normal(size=(m, *spec.image_shape))
         y = rng.integers(0, 2, size=m).astype(float)
         params = _random_params(spec, rng)
         if kink_margin(spec, x, params) > 1e-4:
