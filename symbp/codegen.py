@@ -460,9 +460,14 @@ def _module_body(d: Derivation) -> str:
         )
     loss_block = block_function(
         "_loss_block",
-        "Sum over the block of BCE(y, sigmoid(z2)), in its stable softplus form.",
+        f"Sum over the block of BCE(y, sigmoid({z2.name})) = softplus({z2.name}) - y {z2.name},"
+        "\n    written max(z, 0) - y z + log(1 + exp(-|z|)): no overflow, and no cancellation"
+        "\n    when a saturated prediction is right.",
         [loss_expr],
-        [f"np.sum({printer.doprint(loss_expr)})"],
+        [
+            f"np.sum((np.maximum({z2.name}, 0.0) - y * {z2.name})"
+            f" + np.log1p(np.exp(-np.abs({z2.name}))))"
+        ],
     )
     predict_block = block_function(
         "_predict_block",

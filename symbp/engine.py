@@ -5,16 +5,26 @@ a list of layers, each with `forward` (which caches what its derivative needs) a
 (which turns dL/d(output) into dL/d(input) and records any parameter gradients), in the style
 of micrograd. Only NumPy is used, so a mistake shared with the symbolic code is unlikely.
 
+Inside, every image tensor is (M, channels, rows, cols); the public methods take and return
+the spec's own shapes (X as (M, *spec.image_shape), parameters as `spec.parameter_shapes`,
+intermediates with the channel axis dropped when there is one channel).
+
 Conventions, which the symbolic side and the PyTorch oracle follow too:
 
-* Conv is valid cross-correlation (no kernel flip), stride 1, one scalar bias.
-* ReLU'(0) = 0: gradient passes only where Z1 > 0.
-* Max-pool sends a window's whole gradient to its FIRST maximum in row-major order (as
-  `np.argmax` and PyTorch do); overlapping windows (stride < pool) add up.
-* The loss is the MEAN binary cross-entropy over the batch, so dL/dZ2 = (A2 - Y) / M.
+* Conv is cross-correlation (no kernel flip) over zero-padded input with a stride, summed
+  over input channels, one bias per filter:
+  Z[k, i, j] = sum_{c, p, q} Xpad[c, i*S + p, j*S + q] * W[k, c, p, q] + B[k].
+* ReLU'(0) = 0: gradient passes only where Z > 0. Leaky ReLU is z for z > 0, else slope * z,
+  with derivative slope at 0 (as PyTorch). Sigmoid and tanh are the ordinary functions;
+  identity passes everything through.
+* Max-pool (per channel) sends a window's whole gradient to its FIRST maximum in row-major
+  order (as `np.argmax` and PyTorch do); overlapping windows (stride < pool) add up.
+  Avg-pool is the window's mean; each pixel gets 1/(P*P) of the window's gradient.
+* Flatten is row-major over (filters, rows, cols), like `torch.flatten(start_dim=1)`.
+* The loss is the MEAN binary cross-entropy over the batch, so dL/dZ_out = (A_out - Y) / M.
 
 Everything is float64 and vectorized over the batch; the only Python loops run over kernel
-or pool offsets, never over pixels or images.
+or pool offsets (and layers), never over pixels or images.
 """
 
 from __future__ import annotations
@@ -26,12 +36,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
-from symbp.spec import NetworkSpec
+from symbp.spec import ConvBlock, NetworkSpec, squeeze
 
 Array = NDArray[np.float64]
-
-#: Names of the layer outputs, in order; `forward` also returns "A2".
-INTERMEDIATES = ("Z1", "A1", "P1", "F", "Z2")
 
 
 def sigmoid(z: Array) -> Array:
@@ -51,34 +58,63 @@ class Layer(Protocol):
     def backward(self, grad: Array) -> Array: ...
 
 
-class Conv2D:
-    """Valid cross-correlation of every image with one kernel, plus a scalar bias."""
+def _strided(x: Array, p: int, q: int, stride: int, rows: int, cols: int) -> Array:
+    """x[..., p + i*stride, q + j*stride] for i < rows, j < cols: the pixels that kernel
+    (or pool) offset (p, q) meets, one per output pixel."""
+    return x[
+        ..., p : p + stride * (rows - 1) + 1 : stride, q : q + stride * (cols - 1) + 1 : stride
+    ]
 
-    windows: Array  # (M, cH, cW, kH, kW): the input patch under each output pixel
+
+class Conv2D:
+    """Cross-correlation of (M, C, H, W) images with (K, C, kH, kW) kernels, zero padding,
+    a stride and one bias per filter, giving (M, K, oH, oW)."""
+
+    padded: Array  # (M, C, H + 2P, W + 2P)
     grad_weight: Array
     grad_bias: Array
 
-    def __init__(self, weight: Array, bias: Array) -> None:
+    def __init__(self, weight: Array, bias: Array, stride: int = 1, padding: int = 0) -> None:
         self.weight, self.bias = weight, bias
+        self.stride, self.padding = stride, padding
 
     def forward(self, x: Array) -> Array:
+        pad, s = self.padding, self.stride
         self.input_shape = x.shape
-        self.windows = sliding_window_view(x, self.weight.shape, axis=(1, 2))
-        out: Array = np.einsum("mijab,ab->mij", self.windows, self.weight) + self.bias
-        return out
+        self.padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        _, _, kh, kw = self.weight.shape
+        rows = (self.padded.shape[2] - kh) // s + 1
+        cols = (self.padded.shape[3] - kw) // s + 1
+        self.output_size = rows, cols
+        out = np.zeros((x.shape[0], self.weight.shape[0], rows, cols))
+        for p in range(kh):
+            for q in range(kw):
+                patch = _strided(self.padded, p, q, s, rows, cols)  # (M, C, oH, oW)
+                out += np.einsum("mcij,kc->mkij", patch, self.weight[:, :, p, q])
+        result: Array = out + self.bias[None, :, None, None]
+        return result
 
     def backward(self, grad: Array) -> Array:
-        # Each weight multiplies every patch pixel at its offset; the bias adds to every output.
-        self.grad_weight = np.einsum("mijab,mij->ab", self.windows, grad)
-        self.grad_bias = np.asarray(grad.sum())
-        # dX: each output pixel sends grad * weight[a, b] back to the input pixel at offset (a, b).
-        grad_x = np.zeros(self.input_shape)
-        ch, cw = grad.shape[1:]
-        kh, kw = self.weight.shape
-        for a in range(kh):
-            for b in range(kw):
-                grad_x[:, a : a + ch, b : b + cw] += self.weight[a, b] * grad
-        return grad_x
+        # dW[k, c, p, q] = sum_{m,i,j} Xpad[m, c, i*S + p, j*S + q] dZ[m, k, i, j]: the padded
+        # input correlated with dZ dilated by the stride. dX is the transposed operation: each
+        # output pixel sends dZ * W[k, c, p, q] back to the input pixel at offset (p, q),
+        # summed over filters; the padding is then cropped off.
+        pad, s = self.padding, self.stride
+        rows, cols = self.output_size
+        _, _, kh, kw = self.weight.shape
+        self.grad_weight = np.zeros(self.weight.shape)
+        grad_padded = np.zeros(self.padded.shape)
+        for p in range(kh):
+            for q in range(kw):
+                patch = _strided(self.padded, p, q, s, rows, cols)
+                self.grad_weight[:, :, p, q] = np.einsum("mcij,mkij->kc", patch, grad)
+                _strided(grad_padded, p, q, s, rows, cols)[...] += np.einsum(
+                    "mkij,kc->mcij", grad, self.weight[:, :, p, q]
+                )
+        self.grad_bias = grad.sum(axis=(0, 2, 3))
+        h, w = self.input_shape[2:]
+        result: Array = grad_padded[:, :, pad : pad + h, pad : pad + w]
+        return result
 
 
 class ReLU:
@@ -94,10 +130,65 @@ class ReLU:
         return np.where(self.mask, grad, 0.0)  # where, not multiply: no -0.0, no 0 * inf
 
 
-class MaxPool2D:
-    """Max over size x size windows taken every `stride` pixels; gradient to the first maximum."""
+class LeakyReLU:
+    """x for x > 0, else slope * x; the derivative at 0 is the slope (as in PyTorch)."""
 
-    argmax: NDArray[np.intp]  # (M, pH, pW): row-major index of the chosen pixel in its window
+    mask: NDArray[np.bool_]
+
+    def __init__(self, slope: float) -> None:
+        self.slope = float(slope)
+
+    def forward(self, x: Array) -> Array:
+        self.mask = x > 0
+        return np.where(self.mask, x, x * self.slope)
+
+    def backward(self, grad: Array) -> Array:
+        return np.where(self.mask, grad, grad * self.slope)
+
+
+class Sigmoid:
+    """1 / (1 + exp(-x)); derivative a (1 - a) from the cached output a."""
+
+    output: Array
+
+    def forward(self, x: Array) -> Array:
+        self.output = sigmoid(x)
+        return self.output
+
+    def backward(self, grad: Array) -> Array:
+        result: Array = grad * (1.0 - self.output) * self.output
+        return result
+
+
+class Tanh:
+    """tanh(x); derivative 1 - a^2 from the cached output a."""
+
+    output: Array
+
+    def forward(self, x: Array) -> Array:
+        self.output = np.tanh(x)
+        return self.output
+
+    def backward(self, grad: Array) -> Array:
+        result: Array = grad * (1.0 - self.output * self.output)
+        return result
+
+
+class Identity:
+    """No activation: values and gradients pass unchanged."""
+
+    def forward(self, x: Array) -> Array:
+        return x
+
+    def backward(self, grad: Array) -> Array:
+        return grad
+
+
+class MaxPool2D:
+    """Per-channel max over size x size windows taken every `stride` pixels; the gradient
+    goes to the first maximum of each window."""
+
+    argmax: NDArray[np.intp]  # (M, C, pH, pW): row-major index of the chosen pixel in its window
 
     def __init__(self, size: int, stride: int) -> None:
         self.size, self.stride = size, stride
@@ -105,8 +196,8 @@ class MaxPool2D:
     def forward(self, x: Array) -> Array:
         p, s = self.size, self.stride
         self.input_shape = x.shape
-        windows = sliding_window_view(x, (p, p), axis=(1, 2))[:, ::s, ::s]
-        flat = windows.reshape(*windows.shape[:3], p * p)
+        windows = sliding_window_view(x, (p, p), axis=(2, 3))[:, :, ::s, ::s]
+        flat = windows.reshape(*windows.shape[:4], p * p)
         self.argmax = flat.argmax(axis=-1)  # argmax returns the first of tied maxima
         out: Array = np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
         return out
@@ -115,17 +206,48 @@ class MaxPool2D:
         # For each offset (a, b) inside the window, route the gradient of the windows whose
         # choice was that offset to input pixel (i*s + a, j*s + b); `+=` sums overlapping windows.
         p, s = self.size, self.stride
-        ph, pw = grad.shape[1:]
+        ph, pw = grad.shape[2:]
         grad_x = np.zeros(self.input_shape)
         for a in range(p):
             for b in range(p):
                 routed = np.where(self.argmax == a * p + b, grad, 0.0)
-                grad_x[:, a : a + s * (ph - 1) + 1 : s, b : b + s * (pw - 1) + 1 : s] += routed
+                _strided(grad_x, a, b, s, ph, pw)[...] += routed
+        return grad_x
+
+
+class AvgPool2D:
+    """Per-channel mean over size x size windows taken every `stride` pixels; each pixel of a
+    window gets 1/(size*size) of its gradient (overlapping windows add up)."""
+
+    def __init__(self, size: int, stride: int) -> None:
+        self.size, self.stride = size, stride
+
+    def forward(self, x: Array) -> Array:
+        p, s = self.size, self.stride
+        self.input_shape = x.shape
+        rows = (x.shape[2] - p) // s + 1
+        cols = (x.shape[3] - p) // s + 1
+        total = np.zeros((*x.shape[:2], rows, cols))
+        for a in range(p):  # row-major sum, then one division, as PyTorch does
+            for b in range(p):
+                total += _strided(x, a, b, s, rows, cols)
+        result: Array = total / (p * p)
+        return result
+
+    def backward(self, grad: Array) -> Array:
+        p, s = self.size, self.stride
+        ph, pw = grad.shape[2:]
+        share = grad / (p * p)
+        grad_x = np.zeros(self.input_shape)
+        for a in range(p):
+            for b in range(p):
+                _strided(grad_x, a, b, s, ph, pw)[...] += share
         return grad_x
 
 
 class Flatten:
-    """(M, pH, pW) -> (M, pH * pW), row-major, as the dense layer's feature order requires."""
+    """(M, K, pH, pW) -> (M, K * pH * pW), row-major, as the dense layer's feature order
+    (and torch.flatten(start_dim=1)) requires."""
 
     def forward(self, x: Array) -> Array:
         self.input_shape = x.shape
@@ -156,10 +278,10 @@ class Dense:
 
 
 class SigmoidBCE:
-    """Sigmoid and mean binary cross-entropy fused into one loss head on the logits Z2.
+    """Sigmoid and mean binary cross-entropy fused into one loss head on the final logits.
 
-    Fused because the separate chain rule, dL/dA2 * A2 (1 - A2), divides by A2 (1 - A2),
-    which is 0 once the sigmoid saturates; the fused derivative (A2 - Y) / M never is.
+    Fused because the separate chain rule, dL/dA * A (1 - A), divides by A (1 - A), which is
+    0 once the sigmoid saturates; the fused derivative (A - Y) / M never is.
     """
 
     def forward(self, z: Array, y: Array) -> float:
@@ -171,6 +293,32 @@ class SigmoidBCE:
         return result
 
 
+def activation_layer(block: ConvBlock) -> Layer:
+    """The layer for a block's activation name."""
+    if block.activation == "relu":
+        return ReLU()
+    if block.activation == "leaky_relu":
+        return LeakyReLU(block.leaky_slope)
+    if block.activation == "sigmoid":
+        return Sigmoid()
+    if block.activation == "tanh":
+        return Tanh()
+    if block.activation == "identity":
+        return Identity()
+    raise ValueError(f"unknown activation {block.activation!r}")
+
+
+def quantity_names(spec: NetworkSpec) -> tuple[str, ...]:
+    """The names `NumericNetwork.forward` returns, in network order: per block n "Z{n}",
+    "A{n}" and (if the block pools) "P{n}"; then "F", "Z{n+1}", "A{n+1}". All but the last
+    are the keys of `intermediate_gradients`."""
+    names: list[str] = []
+    for n, block in enumerate(spec.blocks, start=1):
+        names += [f"Z{n}", f"A{n}"] + ([f"P{n}"] if block.pooled else [])
+    dense = spec.n_blocks + 1
+    return (*names, "F", f"Z{dense}", f"A{dense}")
+
+
 class NumericNetwork:
     """The spec's network as a layer list; every method takes the parameters explicitly."""
 
@@ -178,60 +326,80 @@ class NumericNetwork:
         self.spec = spec
 
     # ----------------------------------------------------------------- public API
+    def quantity_names(self) -> tuple[str, ...]:
+        """`forward`'s keys in network order (see the module function `quantity_names`)."""
+        return quantity_names(self.spec)
+
+    def intermediate_names(self) -> tuple[str, ...]:
+        """The layer outputs that have a gradient: every quantity but the final A."""
+        return self.quantity_names()[:-1]
+
     def forward(self, X: ArrayLike, params: Mapping[str, ArrayLike]) -> dict[str, Array]:
-        """Every intermediate {"Z1", "A1", "P1", "F", "Z2", "A2"} for X of shape (M, H, W)."""
+        """Every quantity of `quantity_names()` (for the default network Z1, A1, P1, F, Z2,
+        A2) for X of shape (M, *spec.image_shape). Block outputs are (M, K, rows, cols), or
+        (M, rows, cols) when K == 1; F is (M, features); Z and A of the dense unit are (M,)."""
         _, values = self._forward(self._images(X), self._parameters(params))
-        values["A2"] = sigmoid(values["Z2"])
-        return values
+        out = self._shaped(values)
+        out[self.quantity_names()[-1]] = sigmoid(values[self.intermediate_names()[-1]])
+        return out
 
     def loss(self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]) -> float:
         """Mean binary cross-entropy of the batch."""
         images = self._images(X)
         _, values = self._forward(images, self._parameters(params))
-        return bce_with_logits(values["Z2"], self._labels(Y, len(images)))
+        logits = values[self.intermediate_names()[-1]]
+        return bce_with_logits(logits, self._labels(Y, len(images)))
 
     def gradients(
         self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]
     ) -> dict[str, Array]:
-        """dL/d(parameter), shaped like `spec.parameter_shapes` (B1 and B2 as 0-d arrays)."""
+        """dL/d(parameter), shaped like `spec.parameter_shapes` (scalar biases as 0-d arrays)."""
         layers, _, _ = self._backward(X, Y, params)
-        conv, dense = layers[0], layers[-1]
-        assert isinstance(conv, Conv2D) and isinstance(dense, Dense)
-        return {
-            "W1": conv.grad_weight,
-            "B1": conv.grad_bias,
-            "W2": dense.grad_weight,
-            "B2": dense.grad_bias,
-        }
+        weighted = [layer for layer in layers if isinstance(layer, (Conv2D, Dense))]
+        shapes = self.spec.parameter_shapes
+        grads: dict[str, Array] = {}
+        for n, layer in enumerate(weighted, start=1):
+            grads[f"W{n}"] = layer.grad_weight.reshape(shapes[f"W{n}"])
+            grads[f"B{n}"] = layer.grad_bias.reshape(shapes[f"B{n}"])
+        return grads
 
     def input_gradient(self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]) -> Array:
-        """dL/dX, shape (M, H, W)."""
+        """dL/dX, shape (M, *spec.image_shape)."""
         _, _, grad_x = self._backward(X, Y, params)
-        return grad_x
+        return grad_x.reshape(grad_x.shape[0], *self.spec.image_shape)
 
     def intermediate_gradients(
         self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]
     ) -> dict[str, Array]:
-        """dL/d{"Z2", "F", "P1", "A1", "Z1"}: each layer's incoming gradient (worked examples)."""
+        """dL/d(each of `intermediate_names()`), shaped like `forward`'s values: each layer's
+        incoming gradient (for the worked examples). In backward order: dL/dZ_out first."""
         _, grads, _ = self._backward(X, Y, params)
-        return grads
+        return self._shaped(grads)
 
     # ----------------------------------------------------------------- the passes
     def _layers(self, params: dict[str, Array]) -> list[Layer]:
-        return [
-            Conv2D(params["W1"], params["B1"]),
-            ReLU(),
-            MaxPool2D(self.spec.pool_size, self.spec.stride),
-            Flatten(),
-            Dense(params["W2"], params["B2"]),
-        ]
+        """The layers, one per name of `intermediate_names()`, in order."""
+        layers: list[Layer] = []
+        for n, geometry in enumerate(self.spec.geometry, start=1):
+            block = geometry.block
+            (k, c), (kh, kw) = (geometry.conv[0], geometry.input[0]), block.filter_shape
+            weight = params[f"W{n}"].reshape(k, c, kh, kw)
+            bias = params[f"B{n}"].reshape(k)
+            layers += [Conv2D(weight, bias, block.stride, block.padding), activation_layer(block)]
+            if block.pool_type == "max":
+                layers.append(MaxPool2D(block.pool_size, block.pool_step))
+            elif block.pool_type == "avg":
+                layers.append(AvgPool2D(block.pool_size, block.pool_step))
+        dense = self.spec.n_blocks + 1
+        layers += [Flatten(), Dense(params[f"W{dense}"], params[f"B{dense}"])]
+        return layers
 
     def _forward(
         self, images: Array, params: dict[str, Array]
     ) -> tuple[list[Layer], dict[str, Array]]:
         layers, x = self._layers(params), images
         values: dict[str, Array] = {}
-        for name, layer in zip(INTERMEDIATES, layers, strict=True):
+        for name, layer in zip(self.intermediate_names(), layers, strict=True):
             x = values[name] = layer.forward(x)
         return layers, values
 
@@ -239,25 +407,39 @@ class NumericNetwork:
         self, X: ArrayLike, Y: ArrayLike, params: Mapping[str, ArrayLike]
     ) -> tuple[list[Layer], dict[str, Array], Array]:
         """Forward then backward; returns the layers (holding parameter gradients),
-        dL/d(each intermediate) and dL/dX."""
+        dL/d(each intermediate) in the internal (M, C, H, W) layout, and dL/dX likewise."""
         images = self._images(X)
         layers, values = self._forward(images, self._parameters(params))
+        names = self.intermediate_names()
         head = SigmoidBCE()
-        head.forward(values["Z2"], self._labels(Y, len(images)))
+        head.forward(values[names[-1]], self._labels(Y, len(images)))
         grads: dict[str, Array] = {}
         grad = head.backward()
-        for name, layer in zip(reversed(INTERMEDIATES), reversed(layers), strict=True):
+        for name, layer in zip(reversed(names), reversed(layers), strict=True):
             grads[name] = grad
             grad = layer.backward(grad)
         return layers, grads, grad
 
+    @staticmethod
+    def _shaped(values: dict[str, Array]) -> dict[str, Array]:
+        """Internal (M, K, rows, cols) block tensors as the quantities are shaped: the channel
+        axis dropped when K == 1."""
+        return {
+            name: value.reshape(value.shape[0], *squeeze(value.shape[1:]))
+            if value.ndim == 4
+            else value
+            for name, value in values.items()
+        }
+
     # ----------------------------------------------------------------- input checks
     def _images(self, X: ArrayLike) -> Array:
+        """X as (M, C, H, W) float64, after checking it is (M, *spec.image_shape)."""
         images = np.asarray(X, dtype=np.float64)
-        if images.ndim != 3 or images.shape[1:] != tuple(self.spec.input_shape):
-            h, w = self.spec.input_shape
-            raise ValueError(f"X must have shape (M, {h}, {w}), got {images.shape}")
-        return images
+        shape = self.spec.image_shape
+        if images.ndim != len(shape) + 1 or images.shape[1:] != shape:
+            wanted = ", ".join(["M", *map(str, shape)])
+            raise ValueError(f"X must have shape ({wanted}), got {images.shape}")
+        return images.reshape(images.shape[0], self.spec.channels, *self.spec.input_shape)
 
     @staticmethod
     def _labels(Y: ArrayLike, m: int) -> Array:

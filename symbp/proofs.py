@@ -338,13 +338,22 @@ def prove_stable_loss(d: Derivation) -> Proof:
     bce = cast(sp.Expr, d.forward[-1].expressions[()]).subs(a2, 1 / (1 + sp.exp(-z2)))
     softplus_form = sp.log(1 + sp.exp(z2)) - y * z2
     difference = sp.simplify(sp.expand_log(bce - softplus_form, force=True))
-    holds = difference == 0
+    # The compiled form: softplus(z) = max(z, 0) + log(1 + exp(-|z|)), on each side of 0.
+    positive = sp.Symbol("u", positive=True)
+    branches = (
+        sp.simplify(sp.log(1 + sp.exp(positive)) - positive - sp.log(1 + sp.exp(-positive))),
+        sp.simplify(sp.log(1 + sp.exp(-positive)) - sp.log(1 + sp.exp(-positive))),
+    )
+    holds = difference == 0 and branches == (0, 0)
     return Proof(
         "stable-loss",
         "BCE(y, sigma(z)) = softplus(z) - y z (the form the compiled loss uses)",
         r"-\big(y\log\sigma(z) + (1-y)\log(1-\sigma(z))\big) = \log(1+e^{z}) - y z",
         holds,
-        "simplify of the difference is 0" if holds else f"difference {difference}",
+        "simplify of the difference is 0, and softplus(z) = max(z, 0) + log(1 + e^{-|z|}) "
+        "for z > 0 and z < 0"
+        if holds
+        else f"difference {difference}, branches {branches}",
     )
 
 

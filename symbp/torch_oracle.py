@@ -3,9 +3,12 @@
 PyTorch is optional (pip install -e .[oracle]), so it is imported only when asked for. The
 network is written with PyTorch's own building blocks, so nothing here shares code or
 conventions by accident with the NumPy engine or the symbolic derivation:
-`F.conv2d` is cross-correlation, `F.relu` has derivative 0 at 0, `F.max_pool2d` sends the
-gradient to the first maximum of a window (CPU kernel: strict `>` while scanning row-major),
-and `F.binary_cross_entropy_with_logits` is the stable fused loss, averaged over the batch.
+`F.conv2d` is cross-correlation (with `stride` and zero `padding`), `F.relu` has derivative 0
+at 0, `F.leaky_relu` has derivative `negative_slope` at 0, `F.max_pool2d` sends the gradient
+to the first maximum of a window (CPU kernel: strict `>` while scanning row-major),
+`F.avg_pool2d` spreads it evenly, `torch.flatten(start_dim=1)` orders features as
+(filters, rows, cols), and `F.binary_cross_entropy_with_logits` is the stable fused loss,
+averaged over the batch.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def torch_gradients(
     params: Mapping[str, ArrayLike],
     dtype: str = "float64",
 ) -> tuple[float, dict[str, NDArray[np.float64]], NDArray[np.float64]]:
-    """(mean BCE loss, dL/d(parameter) shaped like spec.parameter_shapes, dL/dX of shape (M,H,W)).
+    """(mean BCE loss, dL/d(parameter) shaped like spec.parameter_shapes, dL/dX of shape
+    (M, *spec.image_shape)).
 
     `dtype` is the torch dtype to compute in ("float64" or "float32"); results come back as
     float64 NumPy arrays either way.
@@ -58,19 +62,39 @@ def torch_gradients(
         return torch.from_numpy(array).to(torch_dtype).requires_grad_(True)
 
     images = leaf(X)
-    if images.ndim != 3 or tuple(images.shape[1:]) != tuple(spec.input_shape):
-        raise ValueError(f"X must have shape (M, {spec.input_shape[0]}, {spec.input_shape[1]})")
+    image_shape = tuple(spec.image_shape)
+    if images.ndim != len(image_shape) + 1 or tuple(images.shape[1:]) != image_shape:
+        wanted = ", ".join(["M", *map(str, image_shape)])
+        raise ValueError(f"X must have shape ({wanted}), got {tuple(images.shape)}")
     shapes = spec.parameter_shapes
     leaves = {name: leaf(np.reshape(params[name], shape)) for name, shape in shapes.items()}
-    w1, b1, w2, b2 = (leaves[name] for name in ("W1", "B1", "W2", "B2"))
     labels = torch.from_numpy(np.array(Y, dtype=np.float64).reshape(-1)).to(torch_dtype)
 
-    z1 = functional.conv2d(images[:, None], w1[None, None], b1.reshape(1))  # (M, 1, cH, cW)
-    a1 = functional.relu(z1)
-    p1 = functional.max_pool2d(a1, kernel_size=spec.pool_size, stride=spec.stride)
-    features = torch.flatten(p1, start_dim=1)  # (M, pH * pW), row-major
-    z2 = (features @ w2)[:, 0] + b2
-    loss = functional.binary_cross_entropy_with_logits(z2, labels, reduction="mean")
+    x = images.reshape(images.shape[0], spec.channels, *spec.input_shape)  # (M, C, H, W)
+    for n, geometry in enumerate(spec.geometry, start=1):
+        block = geometry.block
+        k, c = geometry.conv[0], geometry.input[0]
+        weight = leaves[f"W{n}"].reshape(k, c, *block.filter_shape)
+        bias = leaves[f"B{n}"].reshape(k)
+        x = functional.conv2d(x, weight, bias, stride=block.stride, padding=block.padding)
+        if block.activation == "relu":
+            x = functional.relu(x)
+        elif block.activation == "leaky_relu":
+            x = functional.leaky_relu(x, negative_slope=block.leaky_slope)
+        elif block.activation == "sigmoid":
+            x = torch.sigmoid(x)
+        elif block.activation == "tanh":
+            x = torch.tanh(x)
+        elif block.activation != "identity":
+            raise ValueError(f"unknown activation {block.activation!r}")
+        if block.pool_type == "max":
+            x = functional.max_pool2d(x, kernel_size=block.pool_size, stride=block.pool_step)
+        elif block.pool_type == "avg":
+            x = functional.avg_pool2d(x, kernel_size=block.pool_size, stride=block.pool_step)
+    features = torch.flatten(x, start_dim=1)  # (M, K * pH * pW), row-major
+    dense = spec.n_blocks + 1
+    logits = (features @ leaves[f"W{dense}"])[:, 0] + leaves[f"B{dense}"]
+    loss = functional.binary_cross_entropy_with_logits(logits, labels, reduction="mean")
     loss.backward()
 
     def numpy(tensor: Any, shape: tuple[int, ...]) -> NDArray[np.float64]:

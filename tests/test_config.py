@@ -64,10 +64,10 @@ def test_cli_config_and_its_conflicts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot be combined with --input" in err
     bad = tmp_path / "bad.toml"
-    bad.write_text('filter = "3x3"\nstride = 2\n')
+    bad.write_text('filter = "3x3"\nstrides = 2\n')
     code = main(["derive", "--config", str(bad), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == 2 and "line 2, key 'stride': unknown key" in err
+    assert code == 2 and "line 2, key 'strides': unknown key" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 

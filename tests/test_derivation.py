@@ -120,9 +120,9 @@ def test_relu_derivative_one_at_zero_is_caught():
 
 
 def test_pool_ties_to_the_last_maximum_are_caught():
-    def last_max_pool(a, params, spec):
-        out = object_array(spec.pool_shape)
-        for index, window in pool_windows(spec).items():
+    def last_max_pool(a, params, stage):
+        out = object_array(stage.shape)
+        for index, window in pool_windows(stage.geometry).items():
             values = [a[c] for c in window]
             terms = []
             for k, v in enumerate(values):
@@ -137,7 +137,8 @@ def test_pool_ties_to_the_last_maximum_are_caught():
 
 
 def test_flipped_kernel_is_caught_and_recognized():
-    def flipped_conv(x, params, spec):
+    def flipped_conv(x, params, stage):
+        spec = NetworkSpec()
         w, b = params["W1"], params["B1"][()]
         kh, kw = spec.filter_shape
         out = object_array(spec.conv_shape)

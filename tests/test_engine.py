@@ -66,7 +66,7 @@ def loop_reference(spec: NetworkSpec, X, Y, params):
     b2 = float(params["B2"])
     (h, w), (kh, kw) = spec.input_shape, spec.filter_shape
     ch, cw = h - kh + 1, w - kw + 1
-    p, s = spec.pool_size, spec.stride
+    p, s = spec.pool_size, spec.pool_step
     ph, pw = (ch - p) // s + 1, (cw - p) // s + 1
     m = len(X)
 
@@ -182,7 +182,7 @@ def kink_margin(spec: NetworkSpec, X, params) -> float:
     """Distance to the nearest kink: min |Z1| and the gap between first and second place in
     every pool window whose maximum is positive (a zero window stays zero under small nudges)."""
     values = NumericNetwork(spec).forward(X, params)
-    p, s = spec.pool_size, spec.stride
+    p, s = spec.pool_size, spec.pool_step
     windows = sliding_window_view(values["A1"], (p, p), axis=(1, 2))[:, ::s, ::s]
     ranked = np.sort(windows.reshape(*windows.shape[:3], p * p), axis=-1)
     live = ranked[..., -1] > 0
@@ -268,7 +268,7 @@ def test_all_pool_windows_tied_constant_image(spec_id):
     X = np.ones_like(X)
     inter = NumericNetwork(spec).intermediate_gradients(X, Y, params)
     # first pixel of each window only (overlapping windows may share it)
-    p, s = spec.pool_size, spec.stride
+    p, s = spec.pool_size, spec.pool_step
     ph, pw = spec.pool_shape
     chosen = np.zeros(spec.conv_shape, dtype=bool)
     chosen[: s * (ph - 1) + 1 : s, : s * (pw - 1) + 1 : s] = True
