@@ -15,6 +15,7 @@ that is shipped.
 from __future__ import annotations
 
 import functools
+import textwrap
 import types
 from collections import Counter
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from .symbols import rebuild_node
 SCALAR_BATCH = 4  # batches this small run image by image in Python floats
 CHUNK = 1024
 BLOCK_SIZE = 4096  # images per block: its vectors (32 KiB each) stay in cache
+SCALAR_PATH_LIMIT = 10_000  # symbolic cost past which the pure-Python path is left out
 
 
 # -------------------------------------------------------------------------------- CSE
@@ -234,16 +236,22 @@ def generate_source(d: Derivation, command: str | None = None) -> str:
 def _header(d: Derivation, command: str | None) -> str:
     spec = d.spec
     shape = ", ".join(("H", "W") if spec.channels == 1 else ("C", "H", "W"))
-    config = ""
+    config = " "
     if command is not None and command.endswith("--config net.toml"):
         config = " net.toml holds:\n\n" + _indent(spec.to_toml().rstrip("\n"), "    ") + "\n\n"
+    network = (
+        f"Network ({spec.label}; {spec.parameter_count} trainable parameters: "
+        f"{spec.parameter_breakdown}):"
+    )
+    conventions = (
+        f"Conventions: {_conventions(d)}; the loss is the mean over the batch, so every gradient "
+        "is the gradient of that mean and has its parameter's shape."
+    )
     return _HEADER.format(
         version=__version__,
-        label=spec.label,
-        count=spec.parameter_count,
-        breakdown=spec.parameter_breakdown,
+        network=textwrap.fill(network, width=96, break_on_hyphens=False),
         pipeline=_pipeline(d),
-        conventions=_conventions(d),
+        conventions=textwrap.fill(conventions, width=96, break_on_hyphens=False),
         order=", ".join(d.parameter_names),
         x_shape=f"(M, {shape})",
         prediction=d.prediction,
@@ -315,7 +323,7 @@ def _conventions(d: Derivation) -> str:
         words.append("LeakyReLU'(0) is its slope")
     if "maxpool" in kinds:
         words.append(
-            "a tied max-pool\nwindow sends its whole gradient to the first maximum in row-major order"
+            "a tied max-pool window sends its whole gradient to the first maximum in row-major order"
         )
     if "avgpool" in kinds:
         words.append("an average pool spreads its gradient evenly")
@@ -434,13 +442,22 @@ def _module_body(d: Derivation) -> str:
             [_batch_sum(e, printer) for e in parameter_outputs],
         )
     scalar_printer = ScalarCodePrinter()
-    gradient_scalar = block_function(
-        "_gradient_scalar",
-        "The same for one image, in Python floats: small batches skip NumPy's per-call cost.",
-        parameter_outputs,
-        [scalar_printer.doprint(e) for e in parameter_outputs],
-        scalar=True,
-    )
+    scalar_batch = SCALAR_BATCH if spec.symbolic_cost <= SCALAR_PATH_LIMIT else 0
+    if scalar_batch:
+        gradient_scalar = block_function(
+            "_gradient_scalar",
+            "The same for one image, in Python floats: small batches skip NumPy's per-call cost.",
+            parameter_outputs,
+            [scalar_printer.doprint(e) for e in parameter_outputs],
+            scalar=True,
+        )
+    else:
+        gradient_scalar = [
+            "def _gradient_scalar(x, y, theta):",
+            '    """Not generated: for a network this large, one image in Python floats is no',
+            '    faster than the NumPy blocks (SCALAR_BATCH = 0), and it would double the file."""',
+            '    raise NotImplementedError("no pure-Python path in this module")',
+        ]
     if linear:
         dz = d.gradient_symbols["d" + d.stages[0].output].flat()
         input_block = block_function(
@@ -484,7 +501,7 @@ def _module_body(d: Derivation) -> str:
         f"BLOCK_SIZE = {BLOCK_SIZE}",
         f"CHUNK = {CHUNK}  # images per matrix product: OpenBLAS stays on one thread, whose"
         " partner would stall whenever the other core is busy",
-        f"SCALAR_BATCH = {SCALAR_BATCH}  # up to this many images: the pure-Python path",
+        f"SCALAR_BATCH = {scalar_batch}  # up to this many images: the pure-Python path",
         f"_UNUSED = {(None,) * len(extra_theta)!r}  # the pure-Python path's unused arguments",
     ]
     if linear:
@@ -526,11 +543,10 @@ def load(d: Derivation) -> types.ModuleType:
 
 _HEADER = '''"""Gradients of a small CNN's binary cross-entropy loss, derived by symbp {version}.
 
-Network ({label}; {count} trainable parameters: {breakdown}):
+{network}
 {pipeline}
 
-Conventions: {conventions}; the loss is the mean
-over the batch, so every gradient is the gradient of that mean and has its parameter's shape.
+{conventions}
 
 Every assignment below was printed from the element expressions of symbp's chain-rule
 derivation (sympy.diff, layer by layer), with repeated subexpressions computed once (t0, t1, ...).
@@ -544,7 +560,7 @@ Contract:
     predict(X, params)              {prediction} = sigmoid({logit}), shape (M,)
     X: {x_shape} floats; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
 
-Generated by `{command}`.{config} Do not edit: regenerate instead. Depends only on NumPy.
+Generated by `{command}`.{config}Do not edit: regenerate instead. Depends only on NumPy.
 """'''
 
 

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import PARAMETER_NAMES, Derivation
+from .derivation import Derivation
 
-# Parameters first, then the other quantities from the input up: the order of the help text.
-ELEMENT_ORDER = ("W1", "B1", "W2", "B2", "X", "Z1", "A1", "P1", "F", "Z2", "A2")
 SIDE_BY_SIDE_WIDTH = 100  # wider grids are stacked instead
 
 
@@ -38,11 +36,21 @@ def valid_elements(shapes: Mapping[str, tuple[int, ...]]) -> str:
         return "0" if n == 1 else f"0..{n - 1}"
 
     names = []
-    for name in ELEMENT_ORDER:
-        if name in shapes:
-            shape = shapes[name]
-            names.append(f"d{name}[{','.join(span(n) for n in shape)}]" if shape else f"d{name}")
+    for name in _element_order(shapes):
+        shape = shapes[name]
+        names.append(f"d{name}[{','.join(span(n) for n in shape)}]" if shape else f"d{name}")
     return ", ".join(names)
+
+
+def _is_parameter(name: str) -> bool:
+    """W1, B1, W2, ...: the trainable parameters (the other quantities are X, Zn, An, Pn, F)."""
+    return name[:1] in ("W", "B") and name[1:].isdigit()
+
+
+def _element_order(shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """Parameters first, then the other quantities from the input up: the help text's order."""
+    ordered = [n for n in shapes if _is_parameter(n)] + [n for n in shapes if not _is_parameter(n)]
+    return [n for n in ordered if n not in ("L", "Y")]
 
 
 def parse_element(text: str, shapes: Mapping[str, tuple[int, ...]]) -> tuple[str, Index]:
@@ -167,7 +175,7 @@ def _stands_for(factors: list[Factor], d: Derivation) -> list[str]:
             continue
         seen.add(factor.quantity)
         quantity = d.gradient_symbols[factor.quantity]
-        letters = {0: (), 1: ("k",), 2: ("i", "j")}.get(len(quantity.shape), ("i", "j", "k"))
+        letters = {0: (), 1: ("k",), 2: ("i", "j"), 3: ("k", "i", "j")}[len(quantity.shape)]
         generic = "_".join([quantity.code, *letters])
         element = f"{factor.quantity}[{','.join(letters)}]" if letters else factor.quantity
         lines.append(
@@ -189,7 +197,7 @@ def _pattern(name: str, index: Index, pairs: list[tuple[Factor, Factor]]) -> lis
     if any(g.quantity != gradient or f.quantity != other for g, f in pairs):
         return []
     grad = gradient[1:]
-    if other in PARAMETER_NAMES:
+    if _is_parameter(other):
         sums = {tuple(a + b for a, b in zip(f.index, g.index, strict=True)) for g, f in pairs}
         if sums != {index}:
             return []
@@ -211,7 +219,7 @@ def _pattern(name: str, index: Index, pairs: list[tuple[Factor, Factor]]) -> lis
         f"window of {other} at offset ({p},{q}), the size of {_gradient_label(grad)}, lines up "
         f"with {_gradient_label(grad)} entry by entry."
     )
-    if name in PARAMETER_NAMES:
+    if _is_parameter(name):
         text += (
             f" So {_gradient_label(name)} is the valid cross-correlation of {other} with "
             f"{_gradient_label(grad)}; this element is its value at ({p},{q})."
@@ -233,6 +241,23 @@ def _grid(title: str, shape: tuple[int, ...], cells: Mapping[Index, str]) -> lis
         marks = " ".join(cells.get(at(r, c), ".").rjust(width) for c in range(columns))
         lines.append(f"{label}  {marks}")
     return lines
+
+
+def _grids_of(title: str, shape: tuple[int, ...], cells: Mapping[Index, str]) -> list[list[str]]:
+    """One grid for a matrix or vector; for (channels, rows, cols) or (filters, channels, kH,
+    kW) tensors, one rows x cols grid per leading index that has a marked cell."""
+    if len(shape) <= 2:
+        return [_grid(f"{title} ({_shape_text(shape)})", shape, cells)]
+    lead = len(shape) - 2
+    prefixes = sorted({index[:lead] for index in cells})
+    return [
+        _grid(
+            f"{title}[{','.join(map(str, prefix))},:,:] ({_shape_text(shape[lead:])})",
+            shape[lead:],
+            {index[lead:]: mark for index, mark in cells.items() if index[:lead] == prefix},
+        )
+        for prefix in prefixes
+    ]
 
 
 def _side_by_side(blocks: list[list[str]]) -> list[str]:
@@ -264,8 +289,8 @@ def _grids(
     shapes = {q.name: q.shape for q in [*d.quantities.values(), *d.gradient_symbols.values()]}
     blocks: list[list[str]] = []
     legend: list[str] = []
-    if len(index) in (1, 2):
-        blocks.append(_grid(f"{name} ({_shape_text(shapes[name])})", shapes[name], {index: "@"}))
+    if index:
+        blocks.extend(_grids_of(name, shapes[name], {index: "@"}))
         legend.append(f"@ = {_label(name, index)}, the element explained")
     marks: dict[str, dict[Index, str]] = {}
     kernels: dict[str, str] = {}  # gradient quantity -> the kernel its entries are labelled with
@@ -278,7 +303,7 @@ def _grids(
             if (
                 factor.quantity in d.gradient_symbols
                 and len(partners) == 1
-                and partners[0].quantity in PARAMETER_NAMES
+                and _is_parameter(partners[0].quantity)
             ):
                 # A gradient entry meets one weight: show which, so the rotation is visible.
                 cell = ",".join(map(str, partners[0].index))
@@ -286,11 +311,12 @@ def _grids(
             marks.setdefault(factor.quantity, {})[factor.index] = cell
     for quantity in sorted(marks, key=lambda q: (q in d.gradient_symbols, q)):
         title = _gradient_label(quantity[1:]) if quantity in d.gradient_symbols else quantity
-        shape = shapes[quantity]
-        blocks.append(_grid(f"{title} ({_shape_text(shape)})", shape, marks[quantity]))
+        blocks.extend(_grids_of(title, shapes[quantity], marks[quantity]))
         if quantity in kernels:
+            kernel = kernels[quantity]
+            letters = "p,q" if len(shapes[kernel]) == 2 else "k,c,p,q"
             legend.append(
-                f"in {title}, p,q = the weight {kernels[quantity]}[p,q] that entry multiplies"
+                f"in {title}, {letters} = the weight {kernel}[{letters}] that entry multiplies"
             )
     if marks:
         legend.insert(

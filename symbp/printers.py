@@ -74,7 +74,9 @@ class GatedPrinting:
         argument = _logistic_argument(expr)
         if argument is not None:
             return f"{self.LOGISTIC}({self._print(argument)})"
-        return super()._print_Pow(expr, rational)  # type: ignore[misc]
+        if rational:
+            return super()._print_Pow(expr, rational)  # type: ignore[misc]
+        return super()._print_Pow(expr)  # type: ignore[misc]  # C printers take no `rational`
 
 
 LONG_SUM = 64  # terms; longer sums print as sum((...)), flat for Python's compiler

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from symbp.cli import main
 from symbp.config import load_config, parse_config
-from symbp.spec import NetworkSpec, SpecError
+from symbp.spec import ConvBlock, NetworkSpec, SpecError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -19,6 +19,18 @@ def test_examples_load():
     assert load_config(EXAMPLES / "teaching.toml") == NetworkSpec()
     assert load_config(EXAMPLES / "mnist.toml") == NetworkSpec((28, 28), (3, 3), 2)
     assert load_config(EXAMPLES / "overlapping-pool.toml") == NetworkSpec((7, 7), (3, 3), 3, 2)
+    assert load_config(EXAMPLES / "rgb-strided.toml") == NetworkSpec(
+        (10, 10), (3, 3), 3, 2, channels=3, filters=2, stride=2, padding=1,
+        activation="leaky_relu", leaky_slope=0.1, pool_type="avg",
+    )  # fmt: skip
+    mnist = load_config(EXAMPLES / "mnist-cnn.toml")
+    assert [g.conv for g in mnist.geometry] == [(2, 28, 28), (4, 12, 12)]
+    assert mnist.n_features == 144 and mnist.parameter_count == 241
+    two = load_config(EXAMPLES / "two-blocks.toml")
+    assert two.blocks == (
+        ConvBlock(filters=2, padding=1),
+        ConvBlock(filters=2, activation="tanh", pool_type="avg"),
+    )
 
 
 @pytest.mark.parametrize(

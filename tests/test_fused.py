@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from architectures import ARCHITECTURE_SPECS
 
 from symbp import derive, load
 from symbp.fused import FusedUnavailable, compile_fused, generate_c_source
@@ -19,6 +20,10 @@ SPECS = [
     NetworkSpec((8, 8)),
     NetworkSpec((10, 10), (5, 5)),
     NetworkSpec((7, 7), (3, 3), 3, 2),
+    # general architectures: channels, filters, stride, padding, smooth activations, avg pool
+    ARCHITECTURE_SPECS["c3-stride2-pad1-sigmoid-8x8"],
+    ARCHITECTURE_SPECS["tanh-avg-overlap-7x7"],
+    ARCHITECTURE_SPECS["two-blocks-c2-stride3-pad2-leaky"],
 ]
 HAS_COMPILER = shutil.which("cc") is not None or shutil.which("gcc") is not None
 

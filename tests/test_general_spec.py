@@ -1,0 +1,199 @@
+"""General architectures at the edges: every impossible combination is refused with one clear
+line (Python, CLI exit 2 with nothing written, TOML with line and key), specs survive a TOML
+round trip, and the CLI flags reach the compiled module."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from symbp.cli import main
+from symbp.config import parse_config
+from symbp.engine import NumericNetwork
+from symbp.spec import ConvBlock, NetworkSpec, SpecError, spec_from_strings
+
+
+@pytest.mark.parametrize(
+    "kwargs, key, words",
+    [
+        ({"padding": 3}, "padding", "padding 3 is not smaller than the 3x3 filter"),
+        ({"padding": -1}, "padding", "padding must be 0 or more"),
+        ({"stride": 0}, "stride", "stride must be at least 1"),
+        ({"filters": 0}, "filters", "filters must be at least 1"),
+        ({"channels": 0}, "channels", "channels must be at least 1"),
+        ({"activation": "relu6"}, "activation", "choose one of relu, leaky_relu"),
+        ({"pool_type": "min"}, "pool_type", "choose one of max, avg, none"),
+        ({"activation": "leaky_relu", "leaky_slope": 1.0}, "leaky_slope", "in [0, 1)"),
+        ({"leaky_slope": float("nan")}, "leaky_slope", "in [0, 1)"),
+        ({"input_shape": (4, 4), "filter_shape": (5, 5)}, "filter", "larger than the 4x4"),
+        (
+            {"input_shape": (4, 4), "filter_shape": (7, 7), "padding": 1},
+            "filter",
+            "larger than the 4x4 6x6 padded input",
+        ),
+        ({"input_shape": (5, 5), "stride": 3}, "pool", "larger than the 1x1 convolution"),
+        ({"input_shape": (8, 8), "stride": 2, "pool_size": 4}, "pool", "larger than the 3x3"),
+        ({"input_shape": (7, 7), "pool_type": "avg"}, "pool", "do not cover"),
+        ({"input_shape": (8, 8), "pool_size": 3, "pool_stride": 2}, "pool_stride", "strides"),
+        (
+            {"input_shape": (60, 60), "filters": 8},
+            "allow_large",
+            "over all blocks",
+        ),
+    ],
+)
+def test_impossible_single_block_specs(kwargs, key, words):
+    with pytest.raises(SpecError) as info:
+        NetworkSpec(**kwargs)
+    assert words in str(info.value) and info.value.key == key
+    assert "\n" not in str(info.value)
+
+
+def test_impossible_second_block_names_its_block():
+    with pytest.raises(SpecError) as info:
+        NetworkSpec(input_shape=(8, 8), blocks=(ConvBlock(), ConvBlock(filter_shape=(5, 5))))
+    assert str(info.value).startswith("block 2: filter 5x5 is larger than the 3x3 input")
+    assert info.value.block == 1 and info.value.key == "filter"
+    with pytest.raises(SpecError, match="block 2: pool 2x2 is larger than the 1x1"):
+        NetworkSpec(input_shape=(8, 8), blocks=(ConvBlock(), ConvBlock()))
+    with pytest.raises(SpecError, match="not both"):
+        NetworkSpec(filters=2, blocks=(ConvBlock(),))
+    with pytest.raises(SpecError, match="list of ConvBlock"):
+        NetworkSpec(blocks=("conv",))
+
+
+def test_shapes_follow_the_blocks():
+    spec = NetworkSpec(
+        input_shape=(12, 12),
+        channels=3,
+        blocks=(
+            ConvBlock(filters=4, padding=1),  # 12x12 -> pool 6x6
+            ConvBlock(filters=2, stride=2, pool_type="avg", pool_size=1),  # (6-3)//2+1 = 2
+        ),
+    )
+    assert [g.conv for g in spec.geometry] == [(4, 12, 12), (2, 2, 2)]
+    assert spec.parameter_shapes == {
+        "W1": (4, 3, 3, 3),
+        "B1": (4,),
+        "W2": (2, 4, 3, 3),
+        "B2": (2,),
+        "W3": (8, 1),
+        "B3": (),
+    }
+    assert spec.parameter_count == 108 + 4 + 72 + 2 + 8 + 1
+    assert spec.image_shape == (3, 12, 12)
+    assert parse_config(spec.to_toml()) == spec
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        NetworkSpec(),
+        NetworkSpec((9, 9), channels=2, filters=3, stride=2, padding=1, pool_type="none"),
+        NetworkSpec((7, 7), activation="leaky_relu", leaky_slope=0.2, pool_size=3, pool_stride=2),
+        NetworkSpec((10, 10), blocks=(ConvBlock(activation="tanh"), ConvBlock(pool_type="avg"))),
+    ],
+    ids=lambda s: s.label,
+)
+def test_toml_round_trip(spec):
+    assert parse_config(spec.to_toml(), "round.toml") == spec
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--padding", "3"], "padding 3 is not smaller than the 3x3 filter"),
+        (["--stride", "two"], "stride must be a whole number, got 'two'"),
+        (["--activation", "softmax"], "unknown activation 'softmax'"),
+        (["--pool-type", "median"], "unknown pool type 'median'"),
+        (["--filters", "0"], "filters must be at least 1"),
+        (["--channels", "-2"], "channels must be at least 1"),
+        (["--leaky-slope", "0.5"], "--leaky-slope needs --activation leaky_relu"),
+        (["--activation", "leaky_relu", "--leaky-slope", "x"], "leaky slope must be a number"),
+        (["--pool-type", "none", "--pool", "3"], "--pool cannot be combined with --pool-type"),
+        (["--input", "5x5", "--stride", "3"], "pool 2x2 is larger than the 1x1"),
+    ],
+)
+def test_cli_refuses_with_one_line_and_writes_nothing(tmp_path, capsys, argv, words):
+    out = tmp_path / "out"
+    code = main(["derive", *argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_flags_reach_the_compiled_module(tmp_path, capsys):
+    argv = [
+        "--input", "7x7", "--channels", "2", "--filters", "2", "--stride", "2",
+        "--padding", "1", "--activation", "leaky_relu", "--leaky-slope", "0.1",
+        "--pool-type", "avg", "--pool", "2",
+    ]  # fmt: skip
+    code = main(["derive", *argv, "--format", "py", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "MISMATCH" not in out and "FAILS" not in out
+    assert (
+        "7x7 input with 2 channels, 2 3x3 filters stride 2 padding 1, leaky ReLU (slope 0.1)" in out
+    )
+    source = (tmp_path / "gradients.py").read_text()
+    assert "Generated by `symbp derive --input 7x7 --channels 2 --filter 3x3 --filters 2" in source
+    namespace: dict = {}
+    exec(source, namespace)
+    assert namespace["PARAMETERS"] == {"W1": (2, 2, 3, 3), "B1": (2,), "W2": (8, 1), "B2": ()}
+    spec = spec_from_strings(
+        "7x7", channels=2, filters=2, stride=2, padding=1, activation="leaky_relu",
+        leaky_slope="0.1", pool_type="avg",
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 2, 7, 7))
+    Y = np.array([0.0, 1.0, 1.0])
+    params = {k: rng.normal(size=s) for k, s in spec.parameter_shapes.items()}
+    ours = namespace["gradients"](X, Y, params)
+    engine = NumericNetwork(spec).gradients(X, Y, params)
+    for name in params:
+        np.testing.assert_allclose(ours[name], engine[name], rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match=r"X must have shape \(M, 2, 7, 7\)"):
+        namespace["gradients"](X[:, 0], Y, params)
+
+
+def test_multi_block_module_header_holds_its_config(tmp_path, capsys):
+    config = tmp_path / "net.toml"
+    config.write_text(
+        'input = "12x12"\n\n[[block]]\nfilters = 2\npadding = 1\n\n'
+        '[[block]]\nfilters = 2\nactivation = "tanh"\npool_type = "avg"\n'
+    )
+    code = main(["derive", "--config", str(config), "--format", "py", "--out", str(tmp_path / "o")])
+    assert code == 0, capsys.readouterr().err
+    source = (tmp_path / "o" / "gradients.py").read_text()
+    assert "Generated by `symbp derive --config net.toml`. net.toml holds:" in source
+    assert str(tmp_path) not in source  # the user's path never reaches the generated code
+    header = source.split('"""')[1]
+    toml = header.split("net.toml holds:\n\n")[1].split("\n\nDo not edit")[0]
+    text = textwrap.dedent(toml)
+    assert parse_config(text) == parse_config(config.read_text())
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            '[[block]]\nfilters = 2\n[[block]]\nfilter = "9x9"\n',
+            "[[block]] 2, line 4, key 'filter'",
+        ),
+        ('filter = "3x3"\n[[block]]\nfilters = 2\n', "line 1, key 'filter': block settings go"),
+        ('[[block]]\ninput = "6x6"\n', "[[block]] 1, line 2, key 'input': unknown key"),
+        ("block = 3\n", "key 'block': must be an array of [[block]] tables"),
+        ("padding = 3\n", "line 1, key 'padding': padding 3 is not smaller"),
+        ("activation = 3\n", "line 1, key 'activation': must be one of"),
+        ('pool_type = "none"\npool_stride = 1\n', "line 2, key 'pool_stride'"),
+        ("leaky_slope = true\n", "line 1, key 'leaky_slope': must be a number"),
+        ("channels = 0\n", "line 1, key 'channels': channels must be at least 1"),
+        ('input = "5x5"\nstride = 3\n', "line 1, key 'input': pool 2x2 is larger"),
+    ],
+)
+def test_bad_block_files_name_table_line_and_key(text, words):
+    with pytest.raises(SpecError) as info:
+        parse_config(text, "net.toml")
+    assert words in str(info.value) and "\n" not in str(info.value), str(info.value)
