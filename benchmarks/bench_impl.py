@@ -56,7 +56,7 @@ def _sigmoid(z: Array) -> Array:
 
 def _pool_offsets(spec: NetworkSpec) -> list[tuple[slice, slice]]:
     """(rows, cols) slices of the conv output picking window offset k of every pool window."""
-    (ph, pw), p, s = spec.pool_shape, spec.pool_size, spec.stride
+    (ph, pw), p, s = spec.pool_shape, spec.pool_size, spec.pool_step
     return [
         (slice(a, a + s * (ph - 1) + 1, s), slice(b, b + s * (pw - 1) + 1, s))
         for a in range(p)
@@ -163,7 +163,7 @@ def torch_gradients(spec: NetworkSpec, dtype: str) -> GradientFn:
     functional = torch.nn.functional
     torch_dtype = getattr(torch, dtype)
     shapes = spec.parameter_shapes
-    pool, stride = spec.pool_size, spec.stride
+    pool, stride = spec.pool_size, spec.pool_step
 
     def gradients(x: Array, y: Array, params: Params) -> dict[str, Array]:
         images = torch.from_numpy(x).to(torch_dtype)[:, None]

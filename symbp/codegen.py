@@ -20,6 +20,7 @@ import types
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import sympy as sp
 
@@ -323,7 +324,8 @@ def _conventions(d: Derivation) -> str:
         words.append("LeakyReLU'(0) is its slope")
     if "maxpool" in kinds:
         words.append(
-            "a tied max-pool window sends its whole gradient to the first maximum in row-major order"
+            "a tied max-pool window sends its whole gradient to the first maximum in "
+            "row-major order"
         )
     if "avgpool" in kinds:
         words.append("an average pool spreads its gradient evenly")
@@ -337,8 +339,8 @@ def _module_body(d: Derivation) -> str:
     printer = NumPyCodePrinter()
     x_symbols = d.quantities["X"].flat()
     y = d.quantities["Y"].symbols[()]
-    z2 = d.quantities[d.logit].symbols[()]
-    a2 = d.quantities[d.prediction].symbols[()]
+    z2 = cast(sp.Symbol, d.quantities[d.logit].symbols[()])
+    a2 = cast(sp.Symbol, d.quantities[d.prediction].symbols[()])
     theta = _parameter_symbols(d)
     staged = eliminate_common_subexpressions(d.staged_assignments())
     assignment_lines = _Lines(printer)

@@ -163,7 +163,7 @@ def _block(table: dict[str, Any], path: str, text: str, index: int | None) -> Co
         for key in ("pool", "pool_stride"):
             if key in values:
                 raise SpecError(
-                    f"{_where(path, text, key, index)}: a block with pool_type = \"none\" has "
+                    f'{_where(path, text, key, index)}: a block with pool_type = "none" has '
                     f"no pool; remove {key}"
                 )
     try:
@@ -179,9 +179,9 @@ def _block(table: dict[str, Any], path: str, text: str, index: int | None) -> Co
             pool_stride=values.get("pool_stride"),
         )
     except SpecError as error:
-        key = error.key if error.key in table else None
-        where = _where(path, text, key, index) if key else path
-        raise SpecError(f"{where}: {error}", key=key, block=index) from None
+        at = error.key if error.key in table else None
+        where = _where(path, text, at, index) if at else path
+        raise SpecError(f"{where}: {error}", key=at, block=index) from None
 
 
 def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
@@ -193,8 +193,7 @@ def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
     for key in data:
         if key not in KEYS:
             raise SpecError(
-                f"{_where(path, text, key)}: unknown key; the keys are "
-                f"{', '.join(k for k in KEYS)}"
+                f"{_where(path, text, key)}: unknown key; the keys are {', '.join(k for k in KEYS)}"
             )
     current = ""
     try:
@@ -213,7 +212,11 @@ def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
     flat = {k: v for k, v in data.items() if k in BLOCK_KEYS}
     tables = data.get("block")
     if tables is not None:
-        if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        if (
+            not isinstance(tables, list)
+            or not tables
+            or not all(isinstance(t, dict) for t in tables)
+        ):
             raise SpecError(
                 f"{_where(path, text, 'block')}: must be {KEYS['block']}: write each block as "
                 "[[block]] followed by its settings"

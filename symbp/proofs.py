@@ -228,12 +228,13 @@ def prove_bias_gradient(d: Derivation, view: _ConvView) -> Proof:
     z_tex = f"z^{{({out[1:]})}}"
     if filters == 1:
         title = f"dL/d{view.bias} is the sum of dL/d{out}"
-        statement = rf"{_partial(view.bias)} = \sum_{{i,j}} \frac{{\partial L}}{{\partial {z_tex}_{{i,j}}}}"
+        statement = (
+            rf"{_partial(view.bias)} = \sum_{{i,j}} \frac{{\partial L}}{{\partial {z_tex}_{{i,j}}}}"
+        )
     else:
         title = f"dL/d{view.bias} is, per filter, the sum of that filter's dL/d{out}"
-        statement = (
-            rf"{_partial(view.bias)}_k = \sum_{{i,j}} \frac{{\partial L}}{{\partial {z_tex}_{{k,i,j}}}}"
-        )
+        element = rf"\frac{{\partial L}}{{\partial {z_tex}_{{k,i,j}}}}"
+        statement = rf"{_partial(view.bias)}_k = \sum_{{i,j}} {element}"
     return Proof(
         f"dB{view.block}",
         title,
@@ -281,9 +282,14 @@ def prove_input_gradient(d: Derivation, view: _ConvView) -> Proof:
     several = filters * channels > 1
     dz_tex = _partial(view.output) + ("_k" if several else "")
     w_tex = _tex(view.weight) + ("_{k,c}" if several else "")
-    inner = rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)" if view.stride != 1 else dz_tex
+    inner = (
+        rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)"
+        if view.stride != 1
+        else dz_tex
+    )
     body = (
-        rf"\operatorname{{pad}}_{{k-1}}\!\Big({inner}\Big) \star \operatorname{{rot}}_{{180}}({w_tex})"
+        rf"\operatorname{{pad}}_{{k-1}}\!\Big({inner}\Big) \star "
+        rf"\operatorname{{rot}}_{{180}}({w_tex})"
     )
     if several:
         body = rf"\sum_k {body}"
@@ -324,7 +330,8 @@ def prove_head_collapses(d: Derivation) -> Proof:
     return Proof(
         "head",
         f"(dL/d{a})(d{a}/d{z}) = {a} - Y",
-        rf"\frac{{\partial L}}{{\partial {_tex(a)}}}\frac{{\partial {_tex(a)}}}{{\partial {_tex(z)}}}"
+        rf"\frac{{\partial L}}{{\partial {_tex(a)}}}"
+        rf"\frac{{\partial {_tex(a)}}}{{\partial {_tex(z)}}}"
         rf" = {_tex(a)} - Y",
         holds,
         detail,
@@ -377,7 +384,9 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
             str(values[v]) for v in (-1, 0, 1)
         )
         if stage.kind == "relu":
-            return Proof(_key("relu0", n), "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail)
+            return Proof(
+                _key("relu0", n), "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail
+            )
         return Proof(
             _key("leaky0", n),
             f"LeakyReLU'(0) = {slope} (its slope, as in PyTorch)",
@@ -480,7 +489,7 @@ def prove_average_pool_spreads(d: Derivation, stage: Stage) -> Proof:
     for c in range(channels):
         for (a, b), cells in windows.items():
             for cell in cells:
-                expected[(c, *cell)] += dp[c, a, b] * sp.Rational(1, size)
+                expected[(c, cell[0], cell[1])] += dp[c, a, b] * sp.Rational(1, size)
     actual = d.gradients[stage.input].reshape(g.conv)
     holds, detail = _compare(actual, _elements(expected), f"dL/d{stage.input}")
     overlap = g.block.pool_step < g.block.pool_size
@@ -519,9 +528,9 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof:
         expected = np.zeros(g.conv, dtype=np.int64)
         for c in range(channels):
             for (wa, wb), cells in windows.items():
-                values = [a[(c, *cell)] for cell in cells]
+                values = [a[c, r, s] for r, s in cells]
                 winner = cells[int(np.argmax(values))]
-                expected[(c, *winner)] += dp[c, wa, wb]
+                expected[c, winner[0], winner[1]] += dp[c, wa, wb]
         got = np.array(function(*a.reshape(-1), *dp.reshape(-1)), dtype=float).reshape(g.conv)
         if not np.array_equal(got, expected):
             index = tuple(int(i) for i in np.argwhere(got != expected)[0])
@@ -541,7 +550,8 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof:
     return Proof(
         _key("max-accumulate", stage.block),
         title,
-        rf"{_partial(stage.input)}_{{i,j}} = \sum_{{w \ni (i,j)}} [(i,j) = \operatorname{{argmax}}_w]"
+        rf"{_partial(stage.input)}_{{i,j}} = \sum_{{w \ni (i,j)}} "
+        rf"[(i,j) = \operatorname{{argmax}}_w]"
         rf"\, {_partial(stage.output)}_{{w}}",
         True,
         f"the derived dL/d{stage.input} equals a NumPy reference (np.argmax per window, += over "

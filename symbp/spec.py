@@ -207,9 +207,7 @@ class NetworkSpec:
             if not isinstance(blocks, (tuple, list)) or not all(
                 isinstance(b, ConvBlock) for b in blocks
             ):
-                raise SpecError(
-                    f"blocks must be a list of ConvBlock, got {blocks!r}", key="blocks"
-                )
+                raise SpecError(f"blocks must be a list of ConvBlock, got {blocks!r}", key="blocks")
             if flat != ConvBlock():
                 raise SpecError(
                     "give the conv settings either as blocks=[ConvBlock(...), ...] or as the "
@@ -388,7 +386,7 @@ def _validate_block(
         raise fail(f"filter_shape must be (kH, kW), got {block.filter_shape!r}", "filter")
     kh, kw = (check(_positive_int, n, "filter size", "filter") for n in block.filter_shape)
     filters = check(_positive_int, block.filters, "filters", "filters")
-    stride = check(_positive_int, block.stride, "stride", "stride")
+    check(_positive_int, block.stride, "stride", "stride")
     padding = check(_non_negative_int, block.padding, "padding", "padding")
     if block.activation not in ACTIVATIONS:
         raise fail(
@@ -434,7 +432,7 @@ def _validate_block(
         raise fail(
             f"pool {pool}x{pool} is larger than the {ch}x{cw} convolution output; "
             f"use a pool of {min(ch, cw)} or smaller, a smaller filter or a larger input"
-            + ("" if index is None else ", or pool_type = \"none\""),
+            + ("" if index is None else ', or pool_type = "none"'),
             "pool",
         )
     for extent, axis in ((ch, "rows"), (cw, "columns")):
@@ -506,7 +504,9 @@ def block_from_strings(
         leaky_slope=_as_float(leaky_slope, "leaky slope", "leaky_slope"),
         pool_type=_choice(pool_type, POOL_TYPES, "pool type", "pool_type"),
         pool_size=_as_int(pool, "pool size", "pool"),
-        pool_stride=None if pool_stride is None else _as_int(pool_stride, "pool stride", "pool_stride"),
+        pool_stride=None
+        if pool_stride is None
+        else _as_int(pool_stride, "pool stride", "pool_stride"),
     )
 
 

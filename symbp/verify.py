@@ -81,7 +81,7 @@ class Report:
 
 # ---------------------------------------------------------------------------------- cases
 def _names(spec: NetworkSpec) -> tuple[str, str, str, str]:
-    """The first conv layer's weight and bias, and the dense layer's: W1, B1, W2, B2 at one block."""
+    """The first conv layer's weight and bias, then the dense layer's (W2, B2 at one block)."""
     dense = len(spec.blocks) + 1
     return "W1", "B1", f"W{dense}", f"B{dense}"
 
