@@ -4,9 +4,9 @@ Network (6x6 input, 3x3 filter, 2x2 max-pool stride 2; 15 trainable parameters: 
     X -> Z1 = X (cross-correlation) W1 + B1 -> A1 = ReLU(Z1) -> P1 = MaxPool(A1)
       -> F = flatten(P1) (row-major) -> Z2 = F . W2 + B2 -> A2 = sigmoid(Z2) -> L = mean BCE(Y, A2)
 
-Conventions: cross-correlation (the kernel is not flipped); ReLU'(0) = 0; a tied max-pool
-window sends its whole gradient to the first maximum in row-major order; the loss is the mean
-over the batch, so every gradient is the gradient of that mean and has its parameter's shape.
+Conventions: cross-correlation (the kernel is not flipped); ReLU'(0) = 0; a tied max-pool window
+sends its whole gradient to the first maximum in row-major order; the loss is the mean over the
+batch, so every gradient is the gradient of that mean and has its parameter's shape.
 
 Every assignment below was printed from the element expressions of symbp's chain-rule
 derivation (sympy.diff, layer by layer), with repeated subexpressions computed once (t0, t1, ...).
@@ -33,6 +33,7 @@ PARAMETER_COUNT = 15
 BLOCK_SIZE = 4096
 CHUNK = 1024  # images per matrix product: OpenBLAS stays on one thread, whose partner would stall whenever the other core is busy
 SCALAR_BATCH = 4  # up to this many images: the pure-Python path
+_UNUSED = (None,)  # the pure-Python path's unused arguments
 JACOBIAN_SHAPE = (16, 36)
 JACOBIAN_ROWS = np.array([
     0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2,
@@ -73,7 +74,7 @@ def gradients(X, Y, params):
     """Gradient of the mean loss with respect to every parameter, shaped like PARAMETERS."""
     x, y, theta = _validate(X, Y, params)
     if x.shape[0] <= SCALAR_BATCH:
-        sums = np.array(_small_batch_sums(x, y, (*theta.tolist(), None)))
+        sums = np.array(_small_batch_sums(x, y, (*theta.tolist(), *_UNUSED)))
     else:
         sums = np.zeros(PARAMETER_COUNT)
         for block in _blocks(x, y, _prepare(theta)):
@@ -83,7 +84,7 @@ def gradients(X, Y, params):
 
 
 def input_gradient(X, Y, params):
-    """Gradient of the mean loss with respect to the input images, shape (M, H, W)."""
+    """Gradient of the mean loss with respect to the input images, shape (M, *INPUT_SHAPE)."""
     x, y, theta = _validate(X, Y, params)
     theta = _prepare(theta)
     rows = [_input_gradient_block(*block) for block in _blocks(x, y, theta)]
@@ -144,9 +145,9 @@ def _as_float_array(value, what):
 def _validate(X, Y, params):
     """Check the inputs against the contract; return images as rows, labels and theta."""
     X = _as_float_array(X, "X")  # checked block by block in _blocks
-    if X.ndim != 3 or X.shape[1:] != INPUT_SHAPE:
+    if X.ndim != 1 + len(INPUT_SHAPE) or X.shape[1:] != INPUT_SHAPE:
         raise ValueError(
-            f"X must have shape (M, {INPUT_SHAPE[0]}, {INPUT_SHAPE[1]}), got {X.shape}"
+            f"X must have shape (M, {', '.join(map(str, INPUT_SHAPE))}), got {X.shape}"
         )
     m = X.shape[0]
     if m == 0:
@@ -231,7 +232,9 @@ def _prepare(theta):
     return (*theta.tolist(), jacobian)
 
 def _loss_block(x, y, theta):
-    """Sum over the block of BCE(y, sigmoid(z2)), in its stable softplus form."""
+    """Sum over the block of BCE(y, sigmoid(z2)) = softplus(z2) - y z2,
+    written max(z, 0) - y z + log(1 + exp(-|z|)): no overflow, and no cancellation
+    when a saturated prediction is right."""
     _, _, _, _, _, _, _, _, _, b1, w2_0_0, w2_1_0, w2_2_0, w2_3_0, b2, jacobian, = theta
     # z1 is affine in the images: one product with its Jacobian
     z1 = _by_columns(jacobian, x)
@@ -297,7 +300,7 @@ def _loss_block(x, y, theta):
     f_2 = p1_1_0
     f_3 = p1_1_1
     z2 = b2 + f_0*w2_0_0 + f_1*w2_1_0 + f_2*w2_2_0 + f_3*w2_3_0
-    return np.sum(-y*z2 + np.logaddexp(0.0, z2))
+    return np.sum((np.maximum(z2, 0.0) - y * z2) + np.log1p(np.exp(-np.abs(z2))))
 
 def _predict_block(x, y, theta):
     """sigmoid(z2) for every image in the block."""

@@ -5,6 +5,10 @@ and renders the templates in `templates/`: `cnn_backprop.tex` and `cnn_backprop.
 one template per section. Every formula is a SymPy object from the derivation or its proofs,
 printed by `DocumentLatexPrinter`; every number of the worked example comes from the numeric
 engine (`worked_example`). The same spec always gives the same bytes.
+
+Networks not of the teaching kind (`spec.is_default_block` false: several channels, filters or
+blocks, stride, padding, other activations or pools) get the general document instead:
+`symbp.general_document` builds its context, `general.tex` and `general.md` render it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from . import __version__
 from .derivation import Derivation
 from .example import worked_example
+from .general_document import general_context, general_notation, general_notebook_context
 from .notation import document_names, notation
 from .printers import Notation
 from .proofs import Proof
@@ -79,12 +84,21 @@ def _notation(d: Derivation) -> Notation:
 
 
 def render_document(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
-    """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only)."""
+    """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only).
+
+    A network of the teaching kind gets the teaching document; any other the general one.
+    """
+    if not d.spec.is_default_block:
+        return render_latex("general.tex", general_notation(d), **general_context(d, proofs, title))
     return render_latex("cnn_backprop.tex", _notation(d), **document_context(d, proofs, title))
 
 
 def render_markdown(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
     """The same document as GitHub Markdown: `$…$` inline math and fenced `math` blocks."""
+    if not d.spec.is_default_block:
+        return _render_markdown_template(
+            "general.md", general_notation(d), **general_context(d, proofs, title)
+        )
     return _render_markdown_template(
         "cnn_backprop.md", _notation(d), **document_context(d, proofs, title)
     )
@@ -106,11 +120,22 @@ def _notebook_context(d: Derivation) -> dict[str, Any]:
 
 def notebook_latex(d: Derivation) -> str:
     """A compact summary for Jupyter's `_repr_latex_`: one `$$\\begin{aligned}…$$` block."""
+    if not d.spec.is_default_block:
+        return render_latex(
+            "general/notebook.tex", general_notation(d), **general_notebook_context(d)
+        ).strip()
     return render_latex("notebook/summary.tex", _notation(d), **_notebook_context(d)).strip()
 
 
 def notebook_markdown(d: Derivation) -> str:
     """The same summary as Markdown for `_repr_markdown_`."""
+    if not d.spec.is_default_block:
+        return (
+            _render_markdown_template(
+                "general/notebook.md", general_notation(d), **general_notebook_context(d)
+            ).strip()
+            + "\n"
+        )
     return (
         _render_markdown_template(
             "notebook/summary.md", _notation(d), **_notebook_context(d)

@@ -100,7 +100,14 @@ def _key(base: str, block: int) -> str:
 
 def _tex(name: str) -> str:
     """'W1' -> 'W_1', 'X' -> 'X'."""
-    return name if len(name) == 1 else f"{name[0]}_{{{name[1:]}}}"
+    if len(name) == 1:
+        return name
+    return f"{name[0]}_{name[1:]}" if len(name) == 2 else f"{name[0]}_{{{name[1:]}}}"
+
+
+def _indexed(tex: str, index: str) -> str:
+    """A subscript on a whole expression, braced so that W_{1} gets no double subscript."""
+    return f"{{{tex}}}_{{{index}}}" if index else tex
 
 
 def _partial(name: str) -> str:
@@ -177,11 +184,11 @@ def prove_weight_gradient(d: Derivation, view: _ConvView) -> Proof:
     holds, detail = _find(
         actual,
         {
-            f"cross-correlation {view.input} ⋆ dZ": lambda i: patterns.correlate_at(
+            f"cross-correlation {view.input} ⋆ d{view.output}": lambda i: patterns.correlate_at(
                 padded[i[1]], dilated[i[0]], i[2], i[3]
             ),
-            f"true convolution {view.input} * dZ (flipped)": lambda i: patterns.correlate_at(
-                padded[i[1]], flipped[i[0]], i[2], i[3]
+            f"true convolution {view.input} * d{view.output} (flipped)": lambda i: (
+                patterns.correlate_at(padded[i[1]], flipped[i[0]], i[2], i[3])
             ),
             "cross-correlation rotated by 180° (a forward pass that flips the kernel)": (
                 lambda i: patterns.correlate_at(
@@ -194,15 +201,15 @@ def prove_weight_gradient(d: Derivation, view: _ConvView) -> Proof:
     source, gradient = _conv_words(view)
     simple = view.stride == 1 and not view.padding
     several = view.w.shape[0] * view.w.shape[1] > 1
-    x_tex = _tex(view.input) + ("_c" if several else "")
-    dz_tex = _partial(view.output) + ("_k" if several else "")
+    x_tex = _indexed(_tex(view.input), "c" if several else "")
+    dz_tex = _indexed(_partial(view.output), "k" if several else "")
     if not view.padding and view.stride == 1:
         right = rf"{x_tex} \star {dz_tex}"
     else:
         inner = rf"\operatorname{{pad}}_{{{view.padding}}}({x_tex})" if view.padding else x_tex
         dil = rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)"
         right = rf"{inner} \star " + (dil if view.stride != 1 else dz_tex)
-    left = _partial(view.weight) + ("_{k,c}" if several else "")
+    left = _indexed(_partial(view.weight), "k,c" if several else "")
     return Proof(
         f"dW{view.block}",
         (
@@ -267,10 +274,10 @@ def prove_input_gradient(d: Derivation, view: _ConvView) -> Proof:
     holds, detail = _find(
         actual,
         {
-            f"full cross-correlation of dZ with rot180({view.weight})": full(
+            f"full cross-correlation of d{view.output} with rot180({view.weight})": full(
                 lambda k, c: patterns.rotate_180(view.w[k, c])
             ),
-            f"full cross-correlation of dZ with {view.weight} (unrotated)": full(
+            f"full cross-correlation of d{view.output} with {view.weight} (unrotated)": full(
                 lambda k, c: view.w[k, c]
             ),
         },
@@ -278,10 +285,10 @@ def prove_input_gradient(d: Derivation, view: _ConvView) -> Proof:
     )
     if holds:
         # Correlating with the rotated kernel is, by definition, true convolution with W.
-        detail += f"; that is, the full true convolution dZ * {view.weight}"
+        detail += f"; that is, the full true convolution d{view.output} * {view.weight}"
     several = filters * channels > 1
-    dz_tex = _partial(view.output) + ("_k" if several else "")
-    w_tex = _tex(view.weight) + ("_{k,c}" if several else "")
+    dz_tex = _indexed(_partial(view.output), "k" if several else "")
+    w_tex = _indexed(_tex(view.weight), "k,c" if several else "")
     inner = (
         rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)"
         if view.stride != 1
@@ -295,7 +302,7 @@ def prove_input_gradient(d: Derivation, view: _ConvView) -> Proof:
         body = rf"\sum_k {body}"
     if pad:
         body = rf"\operatorname{{crop}}_{{{pad}}}\!\Big({body}\Big)"
-    left = _partial(view.input) + ("_c" if several else "")
+    left = _indexed(_partial(view.input), "c" if several else "")
     words = "the full convolution of dL/d" + view.output
     if view.stride != 1:
         words += f" dilated by {view.stride}"
@@ -357,7 +364,7 @@ def prove_stable_loss(d: Derivation) -> Proof:
         "BCE(y, sigma(z)) = softplus(z) - y z (the form the compiled loss uses)",
         r"-\big(y\log\sigma(z) + (1-y)\log(1-\sigma(z))\big) = \log(1+e^{z}) - y z",
         holds,
-        "simplify of the difference is 0, and softplus(z) = max(z, 0) + log(1 + e^{-|z|}) "
+        "simplify of the difference is 0, and softplus(z) = max(z, 0) + log(1 + exp(-|z|)) "
         "for z > 0 and z < 0"
         if holds
         else f"difference {difference}, branches {branches}",

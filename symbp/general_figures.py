@@ -1,0 +1,308 @@
+"""Geometry of the general document's figures: strided, padded, multi-channel conv blocks.
+
+The teaching document's figures (`symbp.figures`) align an unpadded, stride-1 filter. Here the
+same grids show what stride and padding do to the two patterns, for one filter k and one
+channel c of a conv block (every pair (k, c) aligns the same way):
+
+- dW[k, c, p, q]: the cells of the zero-padded input that meet weight (p, q), one every
+  `stride` cells, each multiplied by the dZ[k] element of the same label;
+- dX[c, r, s]: dZ[k] dilated by the stride (zeros between its elements), padded by the filter
+  size minus one, under the filter turned by 180 degrees; the result, before the padding is
+  cropped, with the cropped ring shaded.
+
+Pools whose windows overlap or average get a grid of their input with two windows and, in each
+cell, the number of windows that hold it (the number of terms its gradient collects). Everything
+is computed from the spec's `BlockGeometry`; the templates draw it with TikZ (`grid` macro of
+templates/latex/figures.tex) and as text grids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .figures import Grid, Region, framed, side_by_side, text_grid
+from .patterns import window_cells
+from .spec import BlockGeometry
+
+WEIGHT_CM = 3.4  # the input grid of a filter-gradient panel is at most this wide or tall
+SPREAD_CM = 4.0  # the spread gradient grid of an input-gradient panel
+RESULT_CM = 2.6  # the result grid of an input-gradient panel
+POOL_CM = 4.0
+LABEL_MIN_CM = 0.36  # smaller cells get no index labels
+GAP_CM = 0.9
+
+TEXT_MARKS = {
+    "window": "#",
+    "gradient": "#",
+    "target": "@",
+    "padding": "0",
+    "hole": "0",
+    "kernel": "@",
+    "quantity": ".",
+}
+POOL_MARKS = {"window": "#", "kernel": "+", "both": "%", "quantity": "."}
+
+
+def unlabelled(grid: Grid) -> Grid:
+    """The grid without its cell labels (for text figures that would be too wide)."""
+    return replace(grid, labels={}, accent={})
+
+
+def _cm(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _cell(*extents: int, room: float) -> float:
+    return round(min(0.45, room / max(extents)), 3)
+
+
+def _label(i: int, j: int) -> str:
+    return f"{i},{j}"
+
+
+def _ring(rows: int, cols: int, width: int, style: str) -> list[Region]:
+    """The outer `width` rows and columns of a rows x cols grid."""
+    if width <= 0:
+        return []
+    bands = [
+        Region(0, 0, width - 1, cols - 1, style),
+        Region(rows - width, 0, rows - 1, cols - 1, style),
+        Region(0, 0, rows - 1, width - 1, style),
+        Region(0, cols - width, rows - 1, cols - 1, style),
+    ]
+    return [b for b in bands if b.r0 <= b.r1 and b.c0 <= b.c1]
+
+
+def _between(left: Grid, right: Grid) -> tuple[str, str]:
+    return _cm((left.x + left.width + right.x) / 2), _cm(left.y + left.height / 2)
+
+
+def _beside(grid_rows: int, grid_cols: int, x: float, height: float, cell: float) -> Grid:
+    """An empty grid placed at x, vertically centred on a panel `height` tall."""
+    return Grid(grid_rows, grid_cols, x, (height - grid_rows * cell) / 2, cell)
+
+
+# ------------------------------------------------------------ dW = pad(X) ⋆ dilate(dZ)
+@dataclass(frozen=True)
+class WeightPanel:
+    """dW[k, c, p, q]: the input cells (stride apart) that weight (p, q) meets."""
+
+    p: int
+    q: int
+    image: Grid  # the zero-padded input channel; the cells meeting (p, q) shaded and labelled
+    gradient: Grid  # dZ of filter k, cells labelled
+    result: Grid  # dW[k, c] with (p, q) marked
+    width: str
+    meets_padding: int  # how many of the products fall on padding zeros
+
+    @property
+    def times_at(self) -> tuple[str, str]:
+        return _between(self.image, self.gradient)
+
+    @property
+    def sum_at(self) -> tuple[str, str]:
+        return _between(self.gradient, self.result)
+
+    def text(self, image: str, gradient: str, result: str, labels: bool = True) -> list[str]:
+        shown = (lambda g: g) if labels else unlabelled
+        return side_by_side(
+            [
+                framed(image, text_grid(shown(self.image), TEXT_MARKS)),
+                ["", "  (*)  "],
+                framed(gradient, text_grid(shown(self.gradient), TEXT_MARKS)),
+                ["", "  ->  "],
+                framed(result, text_grid(self.result, TEXT_MARKS)),
+            ]
+        )
+
+
+def weight_offsets(geometry: BlockGeometry) -> list[tuple[int, int]]:
+    """The first weight, and the last one (the other corner of the filter)."""
+    kh, kw = geometry.block.filter_shape
+    return list(dict.fromkeys([(0, 0), (kh - 1, kw - 1)]))
+
+
+def weight_panels(geometry: BlockGeometry) -> list[WeightPanel]:
+    block = geometry.block
+    _, h, w = geometry.input
+    _, oh, ow = geometry.conv
+    (kh, kw), step, pad = block.filter_shape, block.stride, block.padding
+    hp, wp = h + 2 * pad, w + 2 * pad
+    cell = _cell(hp, wp, room=WEIGHT_CM)
+    labelled = cell >= LABEL_MIN_CM and max(oh, ow) <= 10
+    panels = []
+    for p, q in weight_offsets(geometry):
+        met = [(i * step + p, j * step + q, i, j) for i in range(oh) for j in range(ow)]
+        if step == 1:  # one block of cells
+            window = [Region(p, q, p + oh - 1, q + ow - 1, "window")]
+        else:  # cells `step` apart
+            window = [Region(r, c, r, c, "window") for r, c, _, _ in met]
+        in_padding = sum(1 for r, c, _, _ in met if not (pad <= r < pad + h and pad <= c < pad + w))
+        image = Grid(
+            hp,
+            wp,
+            0.0,
+            0.0,
+            cell,
+            [*_ring(hp, wp, pad, "padding"), *window],
+            {(r, c): _label(i, j) for r, c, i, j in met} if labelled else {},
+            lines=cell >= 0.12,
+        )
+        gradient = Grid(
+            oh,
+            ow,
+            image.width + GAP_CM,
+            (image.height - oh * cell) / 2,
+            cell,
+            [Region(0, 0, oh - 1, ow - 1, "gradient")],
+            {(i, j): _label(i, j) for i in range(oh) for j in range(ow)} if labelled else {},
+            lines=cell >= 0.12,
+        )
+        result_cell = max(cell, 0.3)
+        result = Grid(
+            kh,
+            kw,
+            gradient.x + gradient.width + GAP_CM,
+            (image.height - kh * result_cell) / 2,
+            result_cell,
+            [Region(p, q, p, q, "target")],
+        )
+        panels.append(
+            WeightPanel(p, q, image, gradient, result, _cm(result.x + result.width), in_padding)
+        )
+    return panels
+
+
+# ------------------------------------------- dX = crop(pad(dilate(dZ)) ⋆ rot180(W))
+@dataclass(frozen=True)
+class InputPanel:
+    """dX[c, r, s]: the turned filter over the dilated, padded dZ, then the crop."""
+
+    r: int
+    s: int
+    spread: Grid  # dZ dilated by the stride, padded by the filter size - 1; the kernel window
+    result: Grid  # the full result (padded input size); the cropped ring shaded, (r, s) marked
+    width: str
+    products: int  # how many window cells hold a dZ element (non-zero products)
+
+    @property
+    def arrow_at(self) -> tuple[str, str]:
+        return _between(self.spread, self.result)
+
+    def text(self, spread: str, result: str, labels: bool = True) -> list[str]:
+        grid = self.spread if labels else unlabelled(self.spread)
+        return side_by_side(
+            [
+                framed(spread, text_grid(grid, TEXT_MARKS)),
+                ["", "  ->  "],
+                framed(result, text_grid(self.result, TEXT_MARKS)),
+            ]
+        )
+
+
+def input_panels(geometry: BlockGeometry, positions: list[tuple[int, int]]) -> list[InputPanel]:
+    """One panel per input position (row, column), e.g. a corner and one with most products."""
+    block = geometry.block
+    _, h, w = geometry.input
+    _, oh, ow = geometry.conv
+    (kh, kw), step, pad = block.filter_shape, block.stride, block.padding
+    hp, wp = h + 2 * pad, w + 2 * pad
+    rows, cols = hp + kh - 1, wp + kw - 1  # dilated to (hp - kh + 1), padded by kh - 1
+    cell = _cell(rows, cols, room=SPREAD_CM)
+    labelled = cell >= LABEL_MIN_CM and max(oh, ow) <= 10
+    holds = {(kh - 1 + i * step, kw - 1 + j * step): (i, j) for i in range(oh) for j in range(ow)}
+    inner = Region(kh - 1, kw - 1, rows - kh, cols - kw, "hole")
+    panels = []
+    for r, s in positions:
+        top, left = r + pad, s + pad  # the window's corner in the spread grid
+        window = {(top + a, left + b) for a in range(kh) for b in range(kw)}
+        labels: dict[tuple[int, int], str] = {}
+        accent: dict[tuple[int, int], str] = {}
+        if labelled:
+            labels = {cell_: _label(*index) for cell_, index in holds.items()}
+            accent = {
+                (top + a, left + b): _label(kh - 1 - a, kw - 1 - b)
+                for a in range(kh)
+                for b in range(kw)
+            }
+        spread = Grid(
+            rows,
+            cols,
+            0.0,
+            0.0,
+            cell,
+            [
+                *_ring(rows, cols, kh - 1, "padding"),
+                inner,
+                *(Region(a, b, a, b, "gradient") for (a, b) in holds),
+                Region(top, left, top + kh - 1, left + kw - 1, "kernel"),
+            ],
+            labels,
+            lines=cell >= 0.12,
+            accent=accent,
+        )
+        result_cell = _cell(hp, wp, room=RESULT_CM)
+        result = Grid(
+            hp,
+            wp,
+            spread.width + 1.1,
+            (spread.height - hp * result_cell) / 2,
+            result_cell,
+            [*_ring(hp, wp, pad, "padding"), Region(top, left, top, left, "target")],
+            lines=result_cell >= 0.12,
+        )
+        panels.append(
+            InputPanel(
+                r,
+                s,
+                spread,
+                result,
+                _cm(result.x + result.width),
+                sum(1 for cell_ in window if cell_ in holds),
+            )
+        )
+    return panels
+
+
+# ------------------------------------------------------------------ pool windows
+@dataclass(frozen=True)
+class PoolPanel:
+    """One channel of a pool's input: two neighbouring windows, and per cell its window count."""
+
+    grid: Grid
+    size: int
+    step: int
+    windows: int  # how many windows the pool has (per channel)
+    most: int  # the largest number of windows holding one cell
+    width: str
+
+    def text(self, title: str) -> list[str]:
+        """The windows (marks) and the window counts (numbers), side by side."""
+        marks = replace(self.grid, labels={})
+        blocks = [framed(title, text_grid(marks, POOL_MARKS))]
+        if self.grid.labels:
+            blocks += [["", "    "], framed("windows per cell", text_grid(self.grid, {}))]
+        return side_by_side(blocks)
+
+
+def pool_panel(geometry: BlockGeometry) -> PoolPanel:
+    block = geometry.block
+    _, rows, cols = geometry.conv
+    size, step = block.pool_size, block.pool_step
+    windows = window_cells(rows, cols, size, step)
+    counts: dict[tuple[int, int], int] = {}
+    for cells in windows.values():
+        for cell_ in cells:
+            counts[cell_] = counts.get(cell_, 0) + 1
+    cell = _cell(rows, cols, room=POOL_CM)
+    regions = [
+        Region(0, 0, rows - 1, cols - 1, "quantity"),
+        Region(0, 0, size - 1, size - 1, "window"),
+    ]
+    if (0, 1) in windows:
+        regions.append(Region(0, step, size - 1, step + size - 1, "kernel"))
+        if step < size:
+            regions.append(Region(0, step, size - 1, size - 1, "both"))
+    labels = {c: str(n) for c, n in counts.items()} if cell >= LABEL_MIN_CM else {}
+    grid = Grid(rows, cols, 0.0, 0.0, cell, regions, labels, lines=cell >= 0.12)
+    return PoolPanel(grid, size, step, len(windows), max(counts.values()), _cm(grid.width))
