@@ -106,8 +106,8 @@ def _tex(name: str) -> str:
 
 
 def _indexed(tex: str, index: str) -> str:
-    """A subscript on a whole expression, braced so that W_{1} gets no double subscript."""
-    return f"{{{tex}}}_{{{index}}}" if index else tex
+    """Filter k, channel c of a tensor, as W_1[k,c]: a subscript would merge with W_1's own."""
+    return f"{tex}[{index}]" if index else tex
 
 
 def _partial(name: str) -> str:
@@ -241,7 +241,7 @@ def prove_bias_gradient(d: Derivation, view: _ConvView) -> Proof:
     else:
         title = f"dL/d{view.bias} is, per filter, the sum of that filter's dL/d{out}"
         element = rf"\frac{{\partial L}}{{\partial {z_tex}_{{k,i,j}}}}"
-        statement = rf"{_partial(view.bias)}_k = \sum_{{i,j}} {element}"
+        statement = rf"{_partial(view.bias)}[k] = \sum_{{i,j}} {element}"
     return Proof(
         f"dB{view.block}",
         title,
