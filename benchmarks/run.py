@@ -6,7 +6,8 @@
 
 Sections: 1 derivation time vs input size (with the naive sympy.diff baseline), 2 CLI wall time,
 3 gradient throughput (after an agreement check), 4 the memory-bandwidth bound, 5 peak memory,
-6 a profile of symbp's generated code, then a summary of the targets of issue 5.
+6 a profile of symbp's generated code, 7 the example architectures of issue 4, then a summary
+of the targets of issue 5.
 Progress goes to stderr; the tables go to stdout.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bench_architectures
 import bench_cli
 import bench_derivation
 import bench_machine
@@ -192,6 +194,15 @@ def profile(spec: NetworkSpec, plan: Plan, results: Results) -> None:
     show("\n\n".join(bench_profile.render(p) for p in profiles.values()))
 
 
+def architectures(plan: Plan, results: Results) -> None:
+    log("7. example architectures ...")
+    cases = bench_architectures.CASES[:1] if plan.quick else bench_architectures.CASES
+    result = bench_architectures.run(log, rounds=2 if plan.quick else 5, cases=cases)
+    results["architectures"] = result
+    show(report.heading("7. Example architectures (examples/*.toml)"))
+    show(bench_architectures.render(result))
+
+
 def summary(results: Results, plan: Plan) -> None:
     rows = summarize(results.data, plan.quick)
     results["summary"] = rows
@@ -222,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     throughput(spec, plan, impls, data, results)
     memory(spec, plan, impls, results)
     profile(spec, plan, results)
+    architectures(plan, results)
     summary(results, plan)
     results["complete"] = True
     show(f"\nJSON written to {args.json}")

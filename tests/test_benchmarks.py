@@ -25,6 +25,7 @@ SECTIONS = (
     "bandwidth",
     "memory",
     "profile",
+    "architectures",
     "summary",
 )
 
@@ -71,6 +72,9 @@ def test_sections_hold_their_measurements(quick_run):
         assert data["throughput"]["by_m"][str(m)]["symbp"]["images_per_s"] > 0
     assert data["bandwidth"]["images_per_s"] > 0
     assert "symbp" in data["memory"]["tracemalloc"] and "symbp" in data["memory"]["rss"]
+    (example,) = data["architectures"]
+    assert example["example"] == "two-blocks.toml" and example["parameters"] == 67
+    assert example["agreement_rel"] <= 1e-9 and example["images_per_s"]["symbp"] > 0
 
 
 def test_summary_lists_every_target_and_prints_tables(quick_run):
@@ -78,5 +82,5 @@ def test_summary_lists_every_target_and_prints_tables(quick_run):
     targets = " ".join(row["target"] for row in data["summary"])
     for words in ("1.5 s", "28x28", "exponent", "PyTorch float64", "hand-written", "25 us", "4x"):
         assert words in targets
-    for heading in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== Summary"):
+    for heading in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 7.", "== Summary"):
         assert heading in done.stdout
