@@ -20,6 +20,7 @@ _EXPORTS = {
     "derive": "derivation",
     "generate_source": "codegen",
     "load": "codegen",
+    "ConvBlock": "spec",
     "NetworkSpec": "spec",
     "SpecError": "spec",
 }
