@@ -155,7 +155,7 @@ def _spec(args: argparse.Namespace) -> NetworkSpec:
             )
         from .config import load_config
 
-        return load_config(args.config)
+        return load_config(args.config, allow_large=args.allow_large)
     values = {k: SPEC_DEFAULTS[k] if v is None else v for k, v in flags.items()}
     if values["pool_type"].strip().lower() == "none":
         given = [f for f, v in (("--pool", args.pool), ("--pool-stride", args.pool_stride)) if v]

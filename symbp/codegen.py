@@ -212,17 +212,25 @@ def _unpack(names: list[str], source: str, indent: str = "    ") -> list[str]:
 class _Lines:
     """Each assignment printed once, however many block functions use it."""
 
-    def __init__(self, printer: NumPyCodePrinter) -> None:
+    def __init__(self, printer: NumPyCodePrinter, vectors: bool = True) -> None:
         self._printer = printer
+        self._vectors = vectors
         self._printed: dict[sp.Symbol, str] = {}
 
     def __call__(self, assignments: list[tuple[sp.Symbol, sp.Expr]]) -> list[str]:
         lines = []
         for symbol, expr in assignments:
             if symbol not in self._printed:
-                self._printed[symbol] = f"    {symbol.name} = {self._printer.doprint(expr)}"
+                self._printed[symbol] = f"    {symbol.name} = {self._right_side(expr)}"
             lines.append(self._printed[symbol])
         return lines
+
+    def _right_side(self, expr: sp.Expr) -> str:
+        """The printed expression; a constant (the gradient of an input cell no window reads
+        is 0) becomes a vector over the block like every other name."""
+        if self._vectors and expr.is_Number:
+            return "np.zeros_like(y)" if expr == 0 else f"np.full_like(y, {float(expr)!r})"
+        return self._printer.doprint(expr)
 
 
 def _parameter_symbols(d: Derivation) -> list[sp.Symbol]:
@@ -358,7 +366,7 @@ def _module_body(d: Derivation) -> str:
     input_outputs = [d.gradients["X"][index] for index in d.quantities["X"].indices()]
     loss_expr = sp.log(1 + sp.exp(z2)) - y * z2  # proved equal to BCE(y, sigmoid(z2))
 
-    scalar_lines = _Lines(ScalarCodePrinter())
+    scalar_lines = _Lines(ScalarCodePrinter(), vectors=False)
 
     def block_function(
         name: str,

@@ -184,8 +184,12 @@ def _block(table: dict[str, Any], path: str, text: str, index: int | None) -> Co
         raise SpecError(f"{where}: {error}", key=at, block=index) from None
 
 
-def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
-    """The NetworkSpec a TOML text describes; SpecError naming line and key otherwise."""
+def parse_config(text: str, path: str = "<config>", allow_large: bool = False) -> NetworkSpec:
+    """The NetworkSpec a TOML text describes; SpecError naming line and key otherwise.
+
+    `allow_large` (the command line's --allow-large) has the effect of allow_large = true.
+    """
+    allow_large_flag = allow_large
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -206,6 +210,7 @@ def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
         allow_large = data.get("allow_large", False)
         if not isinstance(allow_large, bool):
             raise SpecError(f"must be {KEYS['allow_large']}, got {allow_large!r}")
+        allow_large = allow_large or allow_large_flag
     except SpecError as error:
         raise SpecError(f"{_where(path, text, current)}: {error}") from None
 
@@ -234,27 +239,46 @@ def parse_config(text: str, path: str = "<config>") -> NetworkSpec:
     try:
         return network_from_blocks(input_shape, channels, blocks, allow_large)
     except SpecError as error:
-        # The setting at fault, or else the size that decides it (the input, then the filter).
-        index = error.block if tables is not None else None
-        if tables is not None and index is None and error.key not in NETWORK_KEYS:
-            index = 0
-        table = tables[index] if (tables is not None and index is not None) else data
-        candidates = (error.key, "filter") if index is not None else (error.key, "input", "filter")
-        key = next((k for k in candidates if k and k in table), None)
-        if key is None and error.key in data:
-            key, index = error.key, None
-        if key is None and "input" in data:
-            key, index = "input", None
-        where = _where(path, text, key, index) if key else path
-        message = re.sub(r"^block [0-9]+: ", "", str(error)) if index is not None else str(error)
-        raise SpecError(f"{where}: {message}", key=key, block=index) from None
+        raise _located(error, path, text, data, tables) from None
 
 
-def load_config(path: str | Path) -> NetworkSpec:
+def _located(
+    error: SpecError, path: str, text: str, data: dict[str, Any], tables: Any
+) -> SpecError:
+    """The spec's error, pointing at the line of the setting at fault.
+
+    Inside a [[block]] that is the key when the table sets it, else the table's header (the
+    fault is a default the table left alone); at the top level, the key or else the input size
+    that decides it.
+    """
+    index = error.block if tables is not None else None
+    if tables is not None and index is None and error.key not in NETWORK_KEYS:
+        index = 0  # a single [[block]]
+    message = re.sub(r"^block [0-9]+: ", "", str(error))
+    if index is not None:
+        table = tables[index]
+        if error.key is not None and error.key in table:
+            where = _where(path, text, error.key, index)
+        else:
+            line = _block_header_line(text, index)
+            setting = f" (its {error.key} is the default)" if error.key in BLOCK_KEYS else ""
+            where = f"{path}, [[block]] {index + 1}, line {line}{setting}"
+        return SpecError(f"{where}: {message}", key=error.key, block=index)
+    key = next((k for k in (error.key, "input", "filter") if k and k in data), None)
+    where = _where(path, text, key) if key else path
+    return SpecError(f"{where}: {message}", key=key)
+
+
+def _block_header_line(text: str, index: int) -> int:
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if _BLOCK_HEADER.match(line)]
+    return headers[index] if index < len(headers) else 1
+
+
+def load_config(path: str | Path, allow_large: bool = False) -> NetworkSpec:
     """Read and parse a TOML spec file; unreadable files are SpecErrors too."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise SpecError(f"cannot read config {path}: {reason}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), allow_large)

@@ -73,7 +73,7 @@ def parse_element(text: str, shapes: Mapping[str, tuple[int, ...]]) -> tuple[str
     index = _parse_index(rest, text, valid)
     shape = shapes[name]
     if len(index) != len(shape):
-        wanted = f"{len(shape)} indices" if shape else "no index"
+        wanted = {0: "no index", 1: "1 index"}.get(len(shape), f"{len(shape)} indices")
         raise ExplainError(f"d{name} takes {wanted}, got {text.strip()!r}; {valid}")
     if any(not 0 <= i < n for i, n in zip(index, shape, strict=True)):
         size = "x".join(map(str, shape))

@@ -294,8 +294,12 @@ def prove_input_gradient(d: Derivation, view: _ConvView) -> Proof:
         if view.stride != 1
         else dz_tex
     )
+    # pad by kernel size - 1: written k-1 when that k cannot be confused with a filter index
+    amount = (
+        "k-1" if kh == kw and not several else (f"{kh - 1}" if kh == kw else f"{kh - 1},{kw - 1}")
+    )
     body = (
-        rf"\operatorname{{pad}}_{{k-1}}\!\Big({inner}\Big) \star "
+        rf"\operatorname{{pad}}_{{{amount}}}\!\Big({inner}\Big) \star "
         rf"\operatorname{{rot}}_{{180}}({w_tex})"
     )
     if several:
@@ -447,6 +451,10 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
     cells = [cell for (out, cell) in step.local if out == first_out]
     window = [a1[cell] for cell in cells]
     derivatives = [step.local[(first_out, cell)] for cell in cells]
+    if derivatives == [1]:
+        return Proof(
+            key, title, statement, True, "one-cell windows: the single cell gets the gradient"
+        )
     if not all(is_indicator(e) for e in derivatives):
         return Proof(
             key, title, statement, False, f"local derivatives are not 0/1 indicators: {derivatives}"

@@ -332,8 +332,10 @@ class NetworkSpec:
                     text = f'"{value[0]}x{value[1]}"'
                 elif isinstance(value, str):
                     text = f'"{value}"'
+                elif isinstance(value, float):
+                    text = repr(float(value))  # a NumPy float prints as np.float64(...)
                 else:
-                    text = repr(value)
+                    text = str(int(value))
                 lines.append(f"{key} = {text}")
         return "\n".join(lines) + "\n"
 
@@ -401,6 +403,12 @@ def _validate_block(
         or not 0 <= slope < 1
     ):
         raise fail(f"leaky_slope must be a number in [0, 1), got {slope!r}", "leaky_slope")
+    if block.activation != "leaky_relu" and slope != DEFAULT_LEAKY_SLOPE:
+        raise fail(
+            f"leaky_slope applies only to activation leaky_relu, not {block.activation}; "
+            "remove it or choose leaky_relu",
+            "leaky_slope",
+        )
     if block.pool_type not in POOL_TYPES:
         raise fail(
             f"unknown pool type {block.pool_type!r}; choose one of {', '.join(POOL_TYPES)}",
@@ -428,6 +436,12 @@ def _validate_block(
         return filters, ch, cw
     pool = check(_positive_int, block.pool_size, "pool size", "pool")
     step = check(_positive_int, block.pool_step, "pool stride", "pool_stride")
+    if step > pool:
+        raise fail(
+            f"pool stride {step} is larger than the {pool}x{pool} window: the cells between "
+            f"windows would never be read; use a pool stride of at most {pool}",
+            "pool_stride",
+        )
     if pool > ch or pool > cw:
         raise fail(
             f"pool {pool}x{pool} is larger than the {ch}x{cw} convolution output; "

@@ -158,6 +158,18 @@ ARCHITECTURES: list[tuple[str, NetworkSpec]] = [
         ),
     ),
     (
+        # strided and floored: the last input row and column are never read, so their
+        # gradients are exactly 0, and identity passes that 0 on unmasked
+        "identity-unread-two-blocks-5x5",
+        _blocks(
+            (5, 5),
+            1,
+            ConvBlock(activation="identity", pool_type="none"),
+            ConvBlock(filter_shape=(2, 2), stride=2, pool_type="none"),
+        ),
+    ),
+    ("pool-one-cell-5x5-f2", _one((5, 5), filters=2, pool_size=1)),
+    (
         "mnist-28x28",
         _blocks(
             (28, 28),

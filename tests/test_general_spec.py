@@ -226,3 +226,38 @@ def test_shipped_examples_derive(tmp_path, capsys, example, formats, parameters)
     if "pdf" in formats:
         assert (tmp_path / "cnn_backprop.pdf").read_bytes().startswith(b"%PDF-")
         assert "0 overfull boxes" in out
+
+
+def test_review_findings_stay_fixed():
+    """Pool windows with gaps, a slope without leaky ReLU, NumPy floats in a written config,
+    and the padding of the dX statement written with the filter's own numbers."""
+    with pytest.raises(SpecError, match="pool stride 3 is larger than the 2x2 window") as info:
+        NetworkSpec((7, 7), pool_stride=3)
+    assert info.value.key == "pool_stride"
+    with pytest.raises(SpecError, match="leaky_slope applies only to activation leaky_relu"):
+        NetworkSpec(leaky_slope=0.2)
+    with pytest.raises(SpecError, match="line 2, key 'leaky_slope'"):
+        parse_config('activation = "tanh"\nleaky_slope = 0.2\n', "net.toml")
+    spec = NetworkSpec(activation="leaky_relu", leaky_slope=np.float64(0.25))
+    assert "leaky_slope = 0.25" in spec.to_toml() and parse_config(spec.to_toml()) == spec
+
+    from symbp.derivation import derive
+    from symbp.proofs import prove_all
+
+    d = derive(NetworkSpec((6, 6), (3, 2), filters=2, pool_type="none"))
+    statement = next(p.statement for p in prove_all(d, full_composition=False) if p.key == "dX")
+    assert r"\operatorname{pad}_{2,1}" in statement
+
+
+def test_block_errors_point_at_the_block_whose_default_fails():
+    with pytest.raises(SpecError) as info:
+        parse_config("[[block]]\n[[block]]\n[[block]]\n", "net.toml")
+    message = str(info.value)
+    assert message.startswith("net.toml, [[block]] 2, line 2 (its filter is the default): filter")
+    assert "block 2:" not in message
+
+
+def test_allow_large_flag_reaches_a_config():
+    with pytest.raises(SpecError, match="--allow-large"):
+        parse_config("input = [90, 90]\n")
+    assert parse_config("input = [90, 90]\n", allow_large=True).symbolic_cost > 60_000
