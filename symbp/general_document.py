@@ -36,8 +36,8 @@ from .general_figures import (
     weight_panels,
 )
 from .layers import Stage, is_indicator
-from .notation import DATA, GRADIENT, WEIGHT, quantity_tex
-from .printers import Dots, Notation, SymbolKey
+from .notation import GRADIENT, quantity_tex, symbol_keys
+from .printers import Dots, Notation
 from .proofs import Proof
 from .sections import Layout
 from .spec import ACTIVATION_NAMES, BlockGeometry
@@ -75,18 +75,8 @@ def general_names(d: Derivation) -> tuple[GeneralNames, Notation]:
 
     Products read data, gradient, weight (x δz, δz w, f δz); sums run row-major.
     """
-    parameters = set(d.parameter_names)
+    tex, keys = symbol_keys(d)
     order = list(d.quantities)
-    tex = dict(d.latex_names)
-    keys: dict[sp.Symbol, SymbolKey] = {}
-    for position, (name, quantity) in enumerate(d.quantities.items()):
-        role = WEIGHT if name in parameters else DATA
-        for index in quantity.indices():
-            keys[quantity.symbols[index]] = (role, position, index)
-    for gradient_name, quantity in d.gradient_symbols.items():
-        position = order.index(gradient_name[1:])
-        for index in quantity.indices():
-            keys[quantity.symbols[index]] = (GRADIENT, position, index)
     dparam: dict[str, np.ndarray] = {}
     for name in d.parameter_names:
         quantity = d.quantities[name]

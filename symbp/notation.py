@@ -48,19 +48,28 @@ def document_names(d: Derivation) -> DocumentNames:
     return DocumentNames(q, dq, dparam)
 
 
-def notation(d: Derivation, names: DocumentNames) -> Notation:
-    """Every symbol's LaTeX and reading-order key, for the printer and the layout decisions."""
+def symbol_keys(d: Derivation) -> tuple[dict[sp.Symbol, str], dict[sp.Symbol, SymbolKey]]:
+    """Every element symbol's LaTeX, and its reading-order key: role (data, gradient, weight),
+    then the quantity's place in the pipeline, then the index."""
     tex = dict(d.latex_names)
     keys: dict[sp.Symbol, SymbolKey] = {}
     order = list(d.quantities)
+    parameters = set(d.parameter_names)
     for position, (name, quantity) in enumerate(d.quantities.items()):
-        role = WEIGHT if name in PARAMETER_NAMES else DATA
+        role = WEIGHT if name in parameters else DATA
         for index in quantity.indices():
             keys[quantity.symbols[index]] = (role, position, index)
     for gradient_name, quantity in d.gradient_symbols.items():
         position = order.index(gradient_name[1:])
         for index in quantity.indices():
             keys[quantity.symbols[index]] = (GRADIENT, position, index)
+    return tex, keys
+
+
+def notation(d: Derivation, names: DocumentNames) -> Notation:
+    """Every symbol's LaTeX and reading-order key, for the printer and the layout decisions."""
+    tex, keys = symbol_keys(d)
+    order = list(d.quantities)
     for name in PARAMETER_NAMES:
         quantity = d.quantities[name]
         for index in quantity.indices():
