@@ -134,7 +134,7 @@ class Grid:
         return found
 
 
-def _cell_size(*extents: int, room: float = PANEL_GRID_CM) -> float:
+def cell_size(*extents: int, room: float = PANEL_GRID_CM) -> float:
     return round(min(0.45, room / max(extents)), 3)
 
 
@@ -143,8 +143,42 @@ def _between(left: Grid, right: Grid) -> tuple[str, str]:
     return _cm((left.x + left.width + right.x) / 2), _cm(left.y + left.height / 2)
 
 
-def _index_label(i: int, j: int) -> str:
+def index_label(i: int, j: int) -> str:
     return f"{i},{j}"
+
+
+def gradient_and_target(
+    image: Grid,
+    gradient_shape: tuple[int, int],
+    kernel_shape: tuple[int, int],
+    target: tuple[int, int],
+    labelled: bool,
+    gap: float,
+) -> tuple[Grid, Grid]:
+    """The rest of a filter-gradient panel, right of its image: dZ (every cell in the sum,
+    labelled by index) and the filter-sized result with the weight being computed marked."""
+    (rows, cols), (kh, kw), (p, q) = gradient_shape, kernel_shape, target
+    cell = image.cell
+    gradient = Grid(
+        rows,
+        cols,
+        image.width + gap,
+        (image.height - rows * cell) / 2,
+        cell,
+        [Region(0, 0, rows - 1, cols - 1, "gradient")],
+        {(i, j): index_label(i, j) for i in range(rows) for j in range(cols)} if labelled else {},
+        lines=cell >= 0.12,
+    )
+    result_cell = max(cell, 0.3)
+    result = Grid(
+        kh,
+        kw,
+        gradient.x + gradient.width + gap,
+        (image.height - kh * result_cell) / 2,
+        result_cell,
+        [Region(p, q, p, q, "target")],
+    )
+    return gradient, result
 
 
 # ------------------------------------------------------------------ dL/dW1 = X ⋆ dL/dZ1
@@ -181,7 +215,7 @@ def correlation_offsets(spec: NetworkSpec, limit: int = 4) -> list[tuple[int, in
 
 def correlation_panels(spec: NetworkSpec) -> list[CorrelationPanel]:
     (h, w), (ch, cw), (kh, kw) = spec.input_shape, spec.conv_shape, spec.filter_shape
-    cell = _cell_size(h, w)
+    cell = cell_size(h, w)
     labelled = cell >= LABEL_MIN_CELL_CM and max(ch, cw) <= 10
     gap = 0.9
     panels = []
@@ -193,30 +227,12 @@ def correlation_panels(spec: NetworkSpec) -> list[CorrelationPanel]:
             0.0,
             cell,
             [Region(p, q, p + ch - 1, q + cw - 1, "window")],
-            {(p + i, q + j): _index_label(i, j) for i in range(ch) for j in range(cw)}
+            {(p + i, q + j): index_label(i, j) for i in range(ch) for j in range(cw)}
             if labelled
             else {},
             lines=cell >= 0.12,
         )
-        gradient = Grid(
-            ch,
-            cw,
-            image.width + gap,
-            (image.height - ch * cell) / 2,
-            cell,
-            [Region(0, 0, ch - 1, cw - 1, "gradient")],
-            {(i, j): _index_label(i, j) for i in range(ch) for j in range(cw)} if labelled else {},
-            lines=cell >= 0.12,
-        )
-        result_cell = max(cell, 0.3)
-        result = Grid(
-            kh,
-            kw,
-            gradient.x + gradient.width + gap,
-            (image.height - kh * result_cell) / 2,
-            result_cell,
-            [Region(p, q, p, q, "target")],
-        )
+        gradient, result = gradient_and_target(image, (ch, cw), (kh, kw), (p, q), labelled, gap)
         panels.append(CorrelationPanel(p, q, image, gradient, result, _cm(result.x + result.width)))
     return panels
 
@@ -247,7 +263,7 @@ def convolution_positions(spec: NetworkSpec) -> list[tuple[int, int]]:
 def convolution_panels(spec: NetworkSpec) -> list[ConvolutionPanel]:
     (h, w), (ch, cw), (kh, kw) = spec.input_shape, spec.conv_shape, spec.filter_shape
     ph, pw = ch + 2 * (kh - 1), cw + 2 * (kw - 1)  # == (h + kh - 1, w + kw - 1)
-    cell = _cell_size(ph, pw, room=PANEL_GRID_CM + 0.8)
+    cell = cell_size(ph, pw, room=PANEL_GRID_CM + 0.8)
     labelled = cell >= LABEL_MIN_CELL_CM and max(ch, cw) <= 10
     panels = []
     for r, c in convolution_positions(spec):
@@ -261,11 +277,11 @@ def convolution_panels(spec: NetworkSpec) -> list[ConvolutionPanel]:
         labels, accent = {}, {}
         if labelled:
             labels = {
-                (kh - 1 + i, kw - 1 + j): _index_label(i, j) for i in range(ch) for j in range(cw)
+                (kh - 1 + i, kw - 1 + j): index_label(i, j) for i in range(ch) for j in range(cw)
             }
             # the turned filter: window cell (a, b) holds weight (kh-1-a, kw-1-b)
             accent = {
-                (r + a, c + b): _index_label(kh - 1 - a, kw - 1 - b)
+                (r + a, c + b): index_label(kh - 1 - a, kw - 1 - b)
                 for a in range(kh)
                 for b in range(kw)
             }
@@ -284,7 +300,7 @@ def convolution_panels(spec: NetworkSpec) -> list[ConvolutionPanel]:
             lines=cell >= 0.12,
             accent=accent,
         )
-        image_cell = _cell_size(h, w)
+        image_cell = cell_size(h, w)
         image = Grid(
             h,
             w,

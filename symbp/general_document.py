@@ -16,7 +16,6 @@ taken from the derivation or its proofs, printed by `DocumentLatexPrinter` in th
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ import sympy as sp
 
 from . import __version__
 from .derivation import Derivation, ForwardStep, Step
-from .display import TEXT_WIDTH_EM, SumLines, tex_width
+from .display import TEXT_WIDTH_EM, tex_width
 from .general_figures import (
     InputPanel,
     PoolPanel,
@@ -39,7 +38,7 @@ from .layers import Stage, is_indicator
 from .notation import GRADIENT, quantity_tex, symbol_keys
 from .printers import Dots, Notation
 from .proofs import Proof
-from .sections import Layout
+from .sections import Layout, gradient_summary
 from .spec import ACTIVATION_NAMES, BlockGeometry
 from .symbols import element_latex, gradient_quantity
 
@@ -706,26 +705,11 @@ def general_notebook_context(d: Derivation) -> dict[str, Any]:
     """A compact summary: the network, the head's A - Y, a few elements of each gradient."""
     names, notation = general_names(d)
     layout = Layout.of(notation)
-    summary: list[tuple[sp.Basic, SumLines] | None] = []
-    for parameter in d.parameter_names:
-        quantity = d.quantities[parameter]
-        indices: list[tuple[int, ...] | None] = list(quantity.indices())
-        shown = indices if len(indices) <= 4 else [*indices[:2], None, indices[-1]]
-        for index in shown:
-            if index is None:
-                summary.append(None)
-                continue
-            expr = d.gradients[parameter][index]
-            summary.append(
-                (
-                    names.dparam[parameter][index],
-                    layout.sum(expr, max_terms=3, keep=(2, 1), budget_em=200),
-                )
-            )
+    summary = gradient_summary(d, names.dparam, layout, d.parameter_names, (2, 1), limit=4)
     return {
         "spec": d.spec,
         "count": d.parameter_count,
-        "breakdown": " + ".join(str(math.prod(d.quantities[p].shape)) for p in d.parameter_names),
+        "breakdown": d.spec.parameter_breakdown,
         "dz": d.gradient_symbols["d" + d.logit].symbols[()],
         "head": d.head,
         "summary": summary,

@@ -20,7 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .figures import Grid, Region, framed, side_by_side, text_grid
+from .figures import (
+    Grid,
+    Region,
+    cell_size,
+    framed,
+    gradient_and_target,
+    index_label,
+    side_by_side,
+    text_grid,
+)
 from .patterns import window_cells
 from .spec import BlockGeometry
 
@@ -52,14 +61,6 @@ def _cm(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _cell(*extents: int, room: float) -> float:
-    return round(min(0.45, room / max(extents)), 3)
-
-
-def _label(i: int, j: int) -> str:
-    return f"{i},{j}"
-
-
 def _ring(rows: int, cols: int, width: int, style: str) -> list[Region]:
     """The outer `width` rows and columns of a rows x cols grid."""
     if width <= 0:
@@ -75,11 +76,6 @@ def _ring(rows: int, cols: int, width: int, style: str) -> list[Region]:
 
 def _between(left: Grid, right: Grid) -> tuple[str, str]:
     return _cm((left.x + left.width + right.x) / 2), _cm(left.y + left.height / 2)
-
-
-def _beside(grid_rows: int, grid_cols: int, x: float, height: float, cell: float) -> Grid:
-    """An empty grid placed at x, vertically centred on a panel `height` tall."""
-    return Grid(grid_rows, grid_cols, x, (height - grid_rows * cell) / 2, cell)
 
 
 # ------------------------------------------------------------ dW = pad(X) ⋆ dilate(dZ)
@@ -128,7 +124,7 @@ def weight_panels(geometry: BlockGeometry) -> list[WeightPanel]:
     _, oh, ow = geometry.conv
     (kh, kw), step, pad = block.filter_shape, block.stride, block.padding
     hp, wp = h + 2 * pad, w + 2 * pad
-    cell = _cell(hp, wp, room=WEIGHT_CM)
+    cell = cell_size(hp, wp, room=WEIGHT_CM)
     labelled = cell >= LABEL_MIN_CM and max(oh, ow) <= 10
     panels = []
     for p, q in weight_offsets(geometry):
@@ -145,28 +141,10 @@ def weight_panels(geometry: BlockGeometry) -> list[WeightPanel]:
             0.0,
             cell,
             [*_ring(hp, wp, pad, "padding"), *window],
-            {(r, c): _label(i, j) for r, c, i, j in met} if labelled else {},
+            {(r, c): index_label(i, j) for r, c, i, j in met} if labelled else {},
             lines=cell >= 0.12,
         )
-        gradient = Grid(
-            oh,
-            ow,
-            image.width + GAP_CM,
-            (image.height - oh * cell) / 2,
-            cell,
-            [Region(0, 0, oh - 1, ow - 1, "gradient")],
-            {(i, j): _label(i, j) for i in range(oh) for j in range(ow)} if labelled else {},
-            lines=cell >= 0.12,
-        )
-        result_cell = max(cell, 0.3)
-        result = Grid(
-            kh,
-            kw,
-            gradient.x + gradient.width + GAP_CM,
-            (image.height - kh * result_cell) / 2,
-            result_cell,
-            [Region(p, q, p, q, "target")],
-        )
+        gradient, result = gradient_and_target(image, (oh, ow), (kh, kw), (p, q), labelled, GAP_CM)
         panels.append(
             WeightPanel(p, q, image, gradient, result, _cm(result.x + result.width), in_padding)
         )
@@ -208,7 +186,7 @@ def input_panels(geometry: BlockGeometry, positions: list[tuple[int, int]]) -> l
     (kh, kw), step, pad = block.filter_shape, block.stride, block.padding
     hp, wp = h + 2 * pad, w + 2 * pad
     rows, cols = hp + kh - 1, wp + kw - 1  # dilated to (hp - kh + 1), padded by kh - 1
-    cell = _cell(rows, cols, room=SPREAD_CM)
+    cell = cell_size(rows, cols, room=SPREAD_CM)
     labelled = cell >= LABEL_MIN_CM and max(oh, ow) <= 10
     holds = {(kh - 1 + i * step, kw - 1 + j * step): (i, j) for i in range(oh) for j in range(ow)}
     inner = Region(kh - 1, kw - 1, rows - kh, cols - kw, "hole")
@@ -219,9 +197,9 @@ def input_panels(geometry: BlockGeometry, positions: list[tuple[int, int]]) -> l
         labels: dict[tuple[int, int], str] = {}
         accent: dict[tuple[int, int], str] = {}
         if labelled:
-            labels = {cell_: _label(*index) for cell_, index in holds.items()}
+            labels = {cell_: index_label(*index) for cell_, index in holds.items()}
             accent = {
-                (top + a, left + b): _label(kh - 1 - a, kw - 1 - b)
+                (top + a, left + b): index_label(kh - 1 - a, kw - 1 - b)
                 for a in range(kh)
                 for b in range(kw)
             }
@@ -241,7 +219,7 @@ def input_panels(geometry: BlockGeometry, positions: list[tuple[int, int]]) -> l
             lines=cell >= 0.12,
             accent=accent,
         )
-        result_cell = _cell(hp, wp, room=RESULT_CM)
+        result_cell = cell_size(hp, wp, room=RESULT_CM)
         result = Grid(
             hp,
             wp,
@@ -294,7 +272,7 @@ def pool_panel(geometry: BlockGeometry) -> PoolPanel:
     for cells in windows.values():
         for cell_ in cells:
             counts[cell_] = counts.get(cell_, 0) + 1
-    cell = _cell(rows, cols, room=POOL_CM)
+    cell = cell_size(rows, cols, room=POOL_CM)
     regions = [
         Region(0, 0, rows - 1, cols - 1, "quantity"),
         Region(0, 0, size - 1, size - 1, "window"),

@@ -8,6 +8,7 @@ types mathematics or LaTeX; the templates print every object through SymPy's LaT
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, cast
@@ -479,11 +480,25 @@ def batch_section(d: Derivation, names: DocumentNames, layout: Layout) -> dict[s
         shape = shapes[name]
         batch_shape = " \\times ".join(["M", *map(str, shape or (1,))])
         rows.append((names.q[name], _shape_text(shape), batch_shape))
+    summary = gradient_summary(d, names.dparam, layout, PARAMETER_NAMES, (4, 2), limit=16)
+    return {"shapes": rows, "summary": summary, "count": d.parameter_count}
+
+
+def gradient_summary(
+    d: Derivation,
+    dparam: dict[str, np.ndarray],
+    layout: Layout,
+    parameters: Iterable[str],
+    ends: tuple[int, int],
+    limit: int,
+) -> list[tuple[sp.Basic, SumLines] | None]:
+    """(dθ element, its sum, elided) for each parameter's elements: all of them up to `limit`,
+    else the first and last `ends`, with None standing for the ones left out."""
+    first, last = ends
     summary: list[tuple[sp.Basic, SumLines] | None] = []
-    for parameter in PARAMETER_NAMES:
-        quantity = d.quantities[parameter]
-        indices: list[tuple[int, ...] | None] = list(quantity.indices())
-        shown = indices if len(indices) <= 16 else [*indices[:4], None, *indices[-2:]]
+    for parameter in parameters:
+        indices: list[tuple[int, ...] | None] = list(d.quantities[parameter].indices())
+        shown = indices if len(indices) <= limit else [*indices[:first], None, *indices[-last:]]
         for index in shown:
             if index is None:
                 summary.append(None)
@@ -491,11 +506,11 @@ def batch_section(d: Derivation, names: DocumentNames, layout: Layout) -> dict[s
             expr = d.gradients[parameter][index]
             summary.append(
                 (
-                    names.dparam[parameter][index],
+                    dparam[parameter][index],
                     layout.sum(expr, max_terms=3, keep=(2, 1), budget_em=200),
                 )
             )
-    return {"shapes": rows, "summary": summary, "count": d.parameter_count}
+    return summary
 
 
 # ------------------------------------------------------------------------------ worked example

@@ -53,30 +53,35 @@ class SpecError(ValueError):
         self.block = block
 
 
-def _positive_int(value: object, what: str) -> int:
+def _whole(value: object, what: str, smallest: int, bound: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{what} must be a whole number, got {value!r}")
-    if value < 1:
-        raise SpecError(f"{what} must be at least 1, got {value}")
+    if value < smallest:
+        raise SpecError(f"{what} must be {bound}, got {value}")
     return value
+
+
+def _positive_int(value: object, what: str) -> int:
+    return _whole(value, what, 1, "at least 1")
 
 
 def _non_negative_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{what} must be a whole number, got {value!r}")
-    if value < 0:
-        raise SpecError(f"{what} must be 0 or more, got {value}")
-    return value
+    return _whole(value, what, 0, "0 or more")
 
 
 def _keyed(
-    check: Callable[[object, str], int], value: object, what: str, key: str, block: int | None
+    check: Callable[[object, str], int],
+    value: object,
+    what: str,
+    key: str,
+    block: int | None = None,
+    prefix: str = "",
 ) -> int:
-    """Run a value check, tagging its SpecError with the setting's key."""
+    """Run a value check, tagging its SpecError with the setting's key (and block)."""
     try:
         return check(value, what)
     except SpecError as error:
-        raise SpecError(str(error), key=key, block=block) from None
+        raise SpecError(prefix + str(error), key=key, block=block) from None
 
 
 def parse_size(text: str, what: str) -> tuple[int, int]:
@@ -379,10 +384,7 @@ def _validate_block(
         return SpecError(where + message, key=key, block=index)
 
     def check(func: Callable[[object, str], int], value: object, what: str, key: str) -> int:
-        try:
-            return func(value, what)
-        except SpecError as error:
-            raise fail(str(error), key) from None
+        return _keyed(func, value, what, key, index, where)
 
     if not (isinstance(block.filter_shape, tuple) and len(block.filter_shape) == 2):
         raise fail(f"filter_shape must be (kH, kW), got {block.filter_shape!r}", "filter")

@@ -5,19 +5,19 @@ exact zeros. Then each new pattern proof is broken on purpose and must say so.""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
 import pytest
 import sympy as sp
 from architectures import ARCHITECTURE_IDS, ARCHITECTURE_SPECS, integer_case, random_case
+from broken_rules import last_max_pool, with_rule
 
 from symbp.codegen import load
 from symbp.derivation import derive
 from symbp.engine import NumericNetwork
 from symbp.gradcheck import max_errors, same_zero_pattern
-from symbp.layers import LAYER_RULES, first_max_conditions, indicator, pool_windows
+from symbp.layers import first_max_conditions, indicator, pool_windows
 from symbp.proofs import prove_all
 from symbp.spec import ConvBlock, NetworkSpec
 from symbp.symbols import object_array
@@ -112,12 +112,6 @@ def test_full_verification_passes(arch):
 
 
 # ------------------------------------------------------------- breaking patterns on purpose
-def _with_rule(kind, build):
-    rules = dict(LAYER_RULES)
-    rules[kind] = dataclasses.replace(LAYER_RULES[kind], build=build)
-    return rules
-
-
 def _failed(spec, rules):
     return {p.key for p in prove_all(derive(spec, rules), full_composition=False) if not p.holds}
 
@@ -152,15 +146,15 @@ STRIDED = NetworkSpec(input_shape=(7, 7), channels=2, filters=2, stride=2, paddi
 
 
 def test_the_unbroken_rebuilt_convolution_passes():
-    assert _failed(STRIDED, _with_rule("conv", _conv_with())) == set()
+    assert _failed(STRIDED, with_rule("conv", _conv_with())) == set()
 
 
 def test_misplaced_padding_breaks_the_weight_and_input_patterns():
-    assert _failed(STRIDED, _with_rule("conv", _conv_with(offset_rows=1))) >= {"dW1", "dX"}
+    assert _failed(STRIDED, with_rule("conv", _conv_with(offset_rows=1))) >= {"dW1", "dX"}
 
 
 def test_flipped_strided_kernel_is_caught():
-    assert _failed(STRIDED, _with_rule("conv", _conv_with(flip=True))) >= {"dW1", "dX"}
+    assert _failed(STRIDED, with_rule("conv", _conv_with(flip=True))) >= {"dW1", "dX"}
 
 
 def test_second_block_patterns_are_checked_too():
@@ -168,7 +162,7 @@ def test_second_block_patterns_are_checked_too():
         input_shape=(8, 8),
         blocks=(ConvBlock(filters=2, padding=1), ConvBlock(filters=2, stride=2, pool_type="none")),
     )
-    assert _failed(spec, _with_rule("conv", _conv_with(flip=True))) >= {"dW1", "dX", "dW2", "dP1"}
+    assert _failed(spec, with_rule("conv", _conv_with(flip=True))) >= {"dW1", "dX", "dW2", "dP1"}
 
 
 def test_average_pool_dividing_wrongly_is_caught():
@@ -179,23 +173,12 @@ def test_average_pool_dividing_wrongly_is_caught():
         return out
 
     spec = NetworkSpec(input_shape=(7, 7), pool_type="avg", pool_size=3, pool_stride=2)
-    assert _failed(spec, _with_rule("avgpool", sum_pool)) == {"avg-spread"}
+    assert _failed(spec, with_rule("avgpool", sum_pool)) == {"avg-spread"}
 
 
 def test_overlapping_max_pool_sending_ties_to_the_last_maximum_is_caught():
-    def last_max_pool(a, params, stage):
-        out = object_array(stage.shape)
-        for index, window in pool_windows(stage.geometry).items():
-            values = [a[c] for c in window]
-            terms = []
-            for k, v in enumerate(values):
-                cond = sp.And(*[v >= o for o in values[:k]], *[v > o for o in values[k + 1 :]])
-                terms.append(v * indicator(cond))
-            out[index] = sp.Add(*terms)
-        return out
-
     spec = NetworkSpec(input_shape=(7, 7), pool_size=3, pool_stride=2)
-    assert _failed(spec, _with_rule("maxpool", last_max_pool)) == {"ties", "max-accumulate"}
+    assert _failed(spec, with_rule("maxpool", last_max_pool)) == {"ties", "max-accumulate"}
 
 
 def test_overlapping_max_pool_keeping_only_one_window_is_caught():
@@ -214,7 +197,7 @@ def test_overlapping_max_pool_keeping_only_one_window_is_caught():
         return out
 
     spec = NetworkSpec(input_shape=(7, 7), pool_size=3, pool_stride=2)
-    assert "max-accumulate" in _failed(spec, _with_rule("maxpool", first_window_pool))
+    assert "max-accumulate" in _failed(spec, with_rule("maxpool", first_window_pool))
 
 
 def test_leaky_relu_with_slope_one_at_zero_is_caught():
@@ -226,4 +209,4 @@ def test_leaky_relu_with_slope_one_at_zero_is_caught():
         return out
 
     spec = NetworkSpec(activation="leaky_relu")
-    assert _failed(spec, _with_rule("leaky_relu", leaky_wrong)) == {"leaky0"}
+    assert _failed(spec, with_rule("leaky_relu", leaky_wrong)) == {"leaky0"}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from itertools import product
 
 import numpy as np
 import pytest
 import sympy as sp
+from broken_rules import last_max_pool, with_rule
 
 from symbp.derivation import derive
-from symbp.layers import LAYER_RULES, indicator, pool_windows
+from symbp.layers import indicator
 from symbp.proofs import ProofError, check, prove_all
 from symbp.spec import NetworkSpec
 from symbp.symbols import object_array
@@ -84,16 +84,13 @@ def test_every_proof_holds(spec):
 
 def test_full_composition_proof_runs_for_the_default_network(default):
     keys = {p.key: p for p in prove_all(default, patterns=3)}
-    assert keys["composition"].holds and "all 15 parameters on 3 activation" in keys["composition"].detail
+    assert (
+        keys["composition"].holds
+        and "all 15 parameters on 3 activation" in keys["composition"].detail
+    )
 
 
 # ---------------------------------------------------------------- breaking things on purpose
-def _with_rule(kind, build):
-    rules = dict(LAYER_RULES)
-    rules[kind] = dataclasses.replace(LAYER_RULES[kind], build=build)
-    return rules
-
-
 def _failed(rules, spec=NetworkSpec()):
     return {p.key: p for p in prove_all(derive(spec, rules), full_composition=False) if not p.holds}
 
@@ -109,29 +106,18 @@ def _elementwise(fn):
 
 
 def test_relu_with_heaviside_half_at_zero_is_caught():
-    failed = _failed(_with_rule("relu", _elementwise(lambda z: sp.Max(z, 0))))
+    failed = _failed(with_rule("relu", _elementwise(lambda z: sp.Max(z, 0))))
     assert set(failed) == {"relu0"}
     assert "Heaviside" in failed["relu0"].detail and "1/2" in failed["relu0"].detail
 
 
 def test_relu_derivative_one_at_zero_is_caught():
-    failed = _failed(_with_rule("relu", _elementwise(lambda z: z * indicator(z >= 0))))
+    failed = _failed(with_rule("relu", _elementwise(lambda z: z * indicator(z >= 0))))
     assert set(failed) == {"relu0"}
 
 
 def test_pool_ties_to_the_last_maximum_are_caught():
-    def last_max_pool(a, params, stage):
-        out = object_array(stage.shape)
-        for index, window in pool_windows(stage.geometry).items():
-            values = [a[c] for c in window]
-            terms = []
-            for k, v in enumerate(values):
-                cond = sp.And(*[v >= o for o in values[:k]], *[v > o for o in values[k + 1 :]])
-                terms.append(v * indicator(cond))
-            out[index] = sp.Add(*terms)
-        return out
-
-    failed = _failed(_with_rule("maxpool", last_max_pool))
+    failed = _failed(with_rule("maxpool", last_max_pool))
     assert set(failed) == {"ties"}
     assert "route to [0, 0, 0, 1]" in failed["ties"].detail  # the all-equal window [0,0,0,0]
 
@@ -153,12 +139,12 @@ def test_flipped_kernel_is_caught_and_recognized():
             )
         return out
 
-    failed = _failed(_with_rule("conv", flipped_conv))
+    failed = _failed(with_rule("conv", flipped_conv))
     assert set(failed) == {"dW1", "dX"}
     assert "it is the cross-correlation rotated by 180°" in failed["dW1"].detail
 
 
 def test_check_raises_loudly():
-    rules = _with_rule("relu", _elementwise(lambda z: sp.Max(z, 0)))
+    rules = with_rule("relu", _elementwise(lambda z: sp.Max(z, 0)))
     with pytest.raises(ProofError, match="ReLU'"):
         check(derive(NetworkSpec(), rules), full_composition=False)

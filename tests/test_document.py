@@ -8,15 +8,12 @@ have no undefined references and few overfull boxes, and the PDF text the key re
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sympy as sp
+from latex_tools import compile_tex, require_tex_tools
 
 from symbp.derivation import derive
 from symbp.document import (
@@ -210,54 +207,14 @@ def test_worked_example_is_computed_by_the_engine_for_other_specs():
 
 
 # ------------------------------------------------------------------------------ compiled LaTeX
-def _tools() -> None:
-    missing = [tool for tool in ("pdflatex", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        message = f"{', '.join(missing)} not installed (texlive-latex-base, poppler-utils)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _compile(tex: str, folder: Path) -> tuple[str, str]:
-    """pdflatex twice (references), as the brief says: -halt-on-error, nonstopmode."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "cnn_backprop.tex").write_text(tex)
-    (folder / "secret.txt").write_text("THE SECRET FILE WAS READ\n")
-    for _ in range(2):
-        result = subprocess.run(
-            [
-                "pdflatex",
-                "-halt-on-error",
-                "-interaction=nonstopmode",
-                "-no-shell-escape",
-                "cnn_backprop.tex",
-            ],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout[-3000:]
-    log = (folder / "cnn_backprop.log").read_text(errors="replace")
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(folder / "cnn_backprop.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return log, text
-
-
 @pytest.fixture(scope="module", params=sorted(COMPILED))
 def compiled(request, tmp_path_factory):
-    _tools()
+    require_tex_tools()
     spec = COMPILED[request.param]
     d = derive(spec)
     proofs = prove_all(d)
     tex = render_document(d, proofs, "Backpropagation in a CNN")
-    log, text = _compile(tex, tmp_path_factory.mktemp(request.param))
+    log, text = compile_tex(tex, tmp_path_factory.mktemp(request.param), "cnn_backprop")
     return spec, tex, log, text
 
 
@@ -292,10 +249,10 @@ def test_large_networks_are_elided(compiled):
 
 
 def test_hostile_title_appears_literally(default_derivation, tmp_path):
-    _tools()
+    require_tex_tools()
     d, proofs = default_derivation
     tex = render_document(d, proofs, HOSTILE_TITLE)
-    log, text = _compile(tex, tmp_path)
+    log, text = compile_tex(tex, tmp_path, "cnn_backprop")
     assert "THE SECRET FILE WAS READ" not in text
     title = " ".join(text[: text.index("Derived, proved")].split())
     for glyph, char in GLYPHS.items():

@@ -13,12 +13,12 @@ import hashlib
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from latex_tools import compile_tex, require_tex_tools
 
 from symbp.derivation import derive
 from symbp.document import notebook_latex, notebook_markdown, render_document, render_markdown
@@ -392,53 +392,12 @@ def test_notebook_forms(documents):
 
 
 # ------------------------------------------------------------------ compiled
-def _tools() -> None:
-    missing = [tool for tool in ("pdflatex", "pdftotext") if shutil.which(tool) is None]
-    if missing:
-        message = f"{', '.join(missing)} not installed (texlive-latex-base, poppler-utils)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _compile(tex: str, folder: Path) -> tuple[str, str]:
-    """pdflatex twice (references), without shell escape; a secret file lies beside the .tex."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "doc.tex").write_text(tex)
-    (folder / "secret.txt").write_text("THE SECRET FILE WAS READ\n")
-    for _ in range(2):
-        result = subprocess.run(
-            [
-                "pdflatex",
-                "-halt-on-error",
-                "-interaction=nonstopmode",
-                "-no-shell-escape",
-                "doc.tex",
-            ],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        assert result.returncode == 0, result.stdout[-3000:]
-    log = (folder / "doc.log").read_text(errors="replace")
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(folder / "doc.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return log, text
-
-
 @pytest.mark.parametrize("name", COMPILED)
 def test_the_pdf_compiles_cleanly_and_states_the_results(documents, tmp_path, name):
-    _tools()
+    require_tex_tools()
     d, proofs, _, _ = documents[name]
     title = HOSTILE_TITLE if name == COMPILED[0] else TITLE
-    log, text = _compile(render_document(d, proofs, title), tmp_path)
+    log, text = compile_tex(render_document(d, proofs, title), tmp_path)
     assert len(re.findall(r"^Overfull \\[hv]box", log, re.M)) == 0
     assert "undefined references" not in log
     assert not re.search(r"Reference `[^']*' on page \d+ undefined", log)
