@@ -1,5 +1,9 @@
 """Jinja2 environments for the templates in the top-level `templates/` folder.
 
+The folder stays top-level in the repository; a build (wheel or sdist) maps it into the package
+as `symbp/templates/`. An installed symbp reads it from there, a source checkout (the editable
+install) from the repository's top level.
+
 LaTeX and Markdown templates use the same LaTeX-safe delimiters (`\\VAR{...}`, `\\BLOCK{...}`,
 `\\#{...}`) so that braces and percent signs stay LaTeX's (Markdown math is LaTeX too); there
 are no line statements (a `%%` prefix would clash with LaTeX comments). Undefined names are
@@ -21,7 +25,10 @@ import sympy as sp
 
 from .printers import DocumentLatexPrinter, Dots, Notation, Numeral
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_PACKAGE = Path(__file__).resolve().parent
+# Where the templates are looked for, in order: inside the installed package (wheel, sdist,
+# `pip install .`), then beside the package in a source checkout (`pip install -e .`).
+TEMPLATE_FOLDERS = (_PACKAGE / "templates", _PACKAGE.parent / "templates")
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}",
@@ -103,12 +110,15 @@ def escape_markdown(text: object) -> str:
 
 
 def templates_folder() -> Path:
-    if not (TEMPLATES / "cnn_backprop.tex").is_file():
-        raise FileNotFoundError(
-            f"symbp's templates were not found in {TEMPLATES}; install symbp from its source "
-            "folder with `pip install -e .` so that templates/ sits beside the package"
-        )
-    return TEMPLATES
+    """The first of TEMPLATE_FOLDERS that holds the templates."""
+    for folder in TEMPLATE_FOLDERS:
+        if (folder / "cnn_backprop.tex").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"symbp's templates were not found in {TEMPLATE_FOLDERS[0]} or {TEMPLATE_FOLDERS[1]}; "
+        "this installation is incomplete: reinstall symbp from a wheel or its source folder "
+        "(`pip install .`), or with `pip install -e .` from a source checkout"
+    )
 
 
 class MathFilters:
