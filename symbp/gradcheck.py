@@ -82,6 +82,49 @@ def max_errors(
     return errors
 
 
+def scaled_errors(
+    a: Mapping[str, ArrayLike], b: Mapping[str, ArrayLike], floors: Mapping[str, float]
+) -> dict[str, tuple[float, float]]:
+    """Per gradient, (max absolute error, scaled error) of a against the reference b.
+
+        scaled = max_i |a_i - b_i| / (max_i |b_i| + floor)
+
+    one number per gradient (per parameter, per input, the loss): the error measured against
+    the gradient's whole size, not entry by entry, so an entry that cancels to nearly 0 (or a
+    whole gradient that a saturated tanh makes tiny) is not judged by its own size. The test
+    |a_i - b_i| <= rtol * max|b| + atol for every i is `scaled <= rtol` with floor = atol / rtol.
+    `floors[name]` is that magnitude floor (>= 0). Both all zero give 0; NaN anywhere gives
+    NaN, so a tolerance check `err <= tol` fails, as it should.
+    """
+    if set(a) != set(b):
+        raise ValueError(f"gradients name different parameters: {sorted(a)} vs {sorted(b)}")
+    errors: dict[str, tuple[float, float]] = {}
+    for name in a:
+        x = np.asarray(a[name], dtype=np.float64)
+        y = np.asarray(b[name], dtype=np.float64)
+        if x.shape != y.shape:
+            raise ValueError(f"{name}: shapes differ, {x.shape} vs {y.shape}")
+        if x.size == 0:
+            errors[name] = (0.0, 0.0)
+            continue
+        diff = float(np.max(np.abs(x - y)))
+        scale = float(np.max(np.abs(y))) + float(floors[name])
+        if scale != 0:  # also NaN, which then stays NaN
+            errors[name] = (diff, diff / scale)
+        else:  # b all zero with no floor: only an exact 0 agrees
+            errors[name] = (diff, 0.0 if diff == 0 else np.inf)
+    return errors
+
+
+def nonzero_where(value: ArrayLike, mask: ArrayLike) -> int:
+    """How many entries of `value` are not exactly zero where `mask` is True (-0.0 is zero;
+    NaN is not zero). Used on the entries a convention makes exactly 0."""
+    x, where = np.asarray(value), np.asarray(mask, dtype=bool)
+    if x.shape != where.shape:
+        raise ValueError(f"shapes differ: {x.shape} vs mask {where.shape}")
+    return int(np.count_nonzero(x[where] != 0))
+
+
 def same_zero_pattern(
     a: ArrayLike | Mapping[str, ArrayLike], b: ArrayLike | Mapping[str, ArrayLike]
 ) -> bool:

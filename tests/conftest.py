@@ -18,3 +18,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "SYMBP_REQUIRE_TORCH=1 but PyTorch is not installed: pip install torch==2.13.0"
         )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--grid-all",
+        action="store_true",
+        default=False,
+        help="run every spec of the random grid in tests/test_grid.py (also: SYMBP_GRID=all), "
+        "not only the subset CI runs",
+    )
