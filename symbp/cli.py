@@ -14,18 +14,28 @@ import shlex
 import signal
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__
-from .files import OutputError
-from .spec import DEFAULT_SYMBOLIC_BUDGET, NetworkSpec, SpecError, spec_from_strings
+from . import __version__, progress
+from .files import INTERRUPTS, OutputError
+from .progress import TerminalProgress
+from .spec import (
+    DEFAULT_SYMBOLIC_BUDGET,
+    NetworkSpec,
+    SpecError,
+    clipped,
+    shown,
+    spec_from_strings,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time: `symbp --help` stays fast
     from .derivation import Derivation
+    from .pipeline import Checked
     from .proofs import Proof
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -38,6 +48,8 @@ FORMATS = {
     "pdf": "cnn_backprop.pdf",
 }
 DEFAULT_FORMATS = "tex,pdf,md,py"
+DEFAULT_TITLE = "Backpropagation in a Convolutional Neural Network"
+MAX_TITLE = 200  # characters: a title, not a document
 
 
 class UsageError(Exception):
@@ -46,7 +58,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        raise UsageError(f"{clipped(message, 200)} (see `{self.prog} --help`)")
 
 
 SPEC_DEFAULTS = {
@@ -89,6 +101,17 @@ def _add_spec_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print only errors and the final line"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON report on stdout instead of the tables (schema in the README)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"symbp {__version__}")
@@ -101,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive.add_argument(
         "--title",
-        default="Backpropagation in a Convolutional Neural Network",
-        help="document title",
+        default=DEFAULT_TITLE,
+        help=f"document title, at most {MAX_TITLE} characters",
     )
+    _add_report_options(derive)
     derive.add_argument(
         "--format",
         default=DEFAULT_FORMATS,
@@ -114,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="check the compiled gradients against references")
     _add_spec_options(verify)
+    _add_report_options(verify)
 
     explain = commands.add_parser(
         "explain",
@@ -134,7 +159,8 @@ def parse_formats(text: str) -> list[str]:
     names = [word.strip().lower() for word in text.split(",") if word.strip()]
     unknown = [name for name in names if name not in FORMATS]
     if unknown or not names:
-        what = f"unknown --format {', '.join(map(repr, unknown))}" if unknown else "empty --format"
+        listed = clipped(", ".join(map(repr, unknown)))
+        what = f"unknown --format {listed}" if unknown else "empty --format"
         raise UsageError(
             f"{what}; valid formats: {DEFAULT_FORMATS.replace(',', ', ')} as a comma list, "
             "e.g. --format tex,pdf"
@@ -214,56 +240,126 @@ def _command_line(spec: NetworkSpec) -> str:
     return " ".join(words)
 
 
+def checked_title(text: str) -> str:
+    """The --title as given, or UsageError: undecodable bytes, control characters or an
+    essay-length title would fail late (in the encoder or in TeX) or bloat every page."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        raise UsageError(
+            "--title holds bytes that are not UTF-8 text; write the title in UTF-8 "
+            f"(got {shown(text)})"
+        )
+    control = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cs")), None)
+    if control is not None:
+        raise UsageError(
+            f"--title holds the control character {control!r}; write the title on one line "
+            "of printable text"
+        )
+    if len(text) > MAX_TITLE:
+        raise UsageError(f"--title is {len(text):,} characters; keep it to {MAX_TITLE}")
+    return text
+
+
+class _Console:
+    """Where each kind of message goes: details on stdout (not with --quiet or --json), the
+    final line (not with --json), warnings and errors always on stderr, notes unless quiet."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.quiet = bool(getattr(args, "quiet", False))
+        self.json = bool(getattr(args, "json", False))
+
+    def detail(self, text: str) -> None:
+        if not (self.quiet or self.json):
+            _say(text)
+
+    def final(self, text: str) -> None:
+        if not self.json:
+            _say(text)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            _say(f"symbp: note: {text}", sys.stderr)
+
+    def warn(self, text: str) -> None:
+        _say(text, sys.stderr)
+
+    def summary(self, checked: Checked) -> None:
+        spec, report = checked.spec, checked.report
+        self.detail(f"network: {spec.label}")
+        self.detail(f"trainable parameters: {spec.parameter_count} ({spec.parameter_breakdown})")
+        self.detail("proofs:")
+        for proof in checked.proofs:
+            self.detail(f"  {proof}")
+        self.detail("compiled gradients against independent references:")
+        self.detail(report.table())
+
+    def report(self, command: str, checked: Checked, code: int, **extra: Any) -> int:
+        """With --json, the one JSON document; returns the exit code either way."""
+        if self.json:
+            from .report import dumps, report_data
+
+            data = report_data(command, checked, **extra)
+            data["exit_code"] = code
+            _say(dumps(data))
+        return code
+
+
 def _run_derive(args: argparse.Namespace) -> int:
     from .files import prepare_directory
-    from .verify import start_torch_reference, verify
+    from .pipeline import check_spec
 
+    console = _Console(args)
     formats = parse_formats(args.format)
+    args.title = checked_title(args.title)
     start = time.perf_counter()
     spec = _spec(args)
-    out = prepare_directory(Path(args.out))
-    torch_answers = start_torch_reference(spec)  # PyTorch works on the other core meanwhile
-
-    from .codegen import load  # SymPy is imported here, while the worker starts
-    from .derivation import derive
-    from .proofs import prove_all
-
-    derivation = derive(spec)
-    proofs = prove_all(derivation)
-    report = verify(spec, load(derivation), torch_future=torch_answers)
-    _print_summary(spec, proofs, report)
-    failed = [p for p in proofs if not p.holds]
-    if failed or not report.passed:
-        print("verification FAILED: nothing was written", file=sys.stderr)
-        return EXIT_FAILED
+    out = prepare_directory(args.out)
+    checked = check_spec(spec)
+    console.summary(checked)
+    if not checked.passed:
+        console.warn("verification FAILED: nothing was written")
+        return console.report("derive", checked, EXIT_FAILED)
 
     # Everything is rendered in memory first; files are written only once all of it worked.
-    files, tex = _render(args, derivation, proofs, formats)
-    notice = ""
+    clock = time.perf_counter()
+    files, tex = _render(args, checked.derivation, checked.proofs, formats)
+    seconds = {"render": time.perf_counter() - clock}
+    notes: list[str] = []
+    pdf_data: dict[str, Any] | None = None
     if "pdf" in formats:
         from .latex import LatexError, compile_pdf, missing_engine_notice
 
         try:
             compiled = compile_pdf(tex, jobname=Path(FORMATS["tex"]).stem)
         except LatexError as error:
-            return _latex_failed(out, files, tex, error, start)
+            written = _latex_failed(out, files, tex, error, start, console)
+            return console.report("derive", checked, EXIT_FAILED, files=written, notes=[str(error)])
         if compiled is None:
-            notice = missing_engine_notice(FORMATS["pdf"])
+            notes.append(missing_engine_notice(FORMATS["pdf"]))
         else:
             pdf, result = compiled
             files[FORMATS["pdf"]] = pdf
+            seconds["pdf"] = result.seconds
+            pdf_data = {
+                "pages": result.pages,
+                "overfull_boxes": result.overfull_boxes,
+                "engine": result.engine,
+                "runs": result.runs,
+            }
             pages = f"{result.pages} pages" if result.pages is not None else "? pages"
-            print(
+            console.detail(
                 f"pdf: {pages}, {result.overfull_boxes} overfull boxes, "
                 f"compiled by {result.engine} ({result.runs} passes) in {result.seconds:.2f} s"
             )
             if result.undefined_references:
-                print(f"symbp: warning: {result.undefined_references[0]}", file=sys.stderr)
+                console.warn(f"symbp: warning: {result.undefined_references[0]}")
     _write(out, files)
-    if notice:
-        print(f"symbp: note: {notice}", file=sys.stderr)
-    _print_written(out, files, start)
-    return EXIT_OK
+    for notice in notes:
+        console.note(notice)
+    console.final(_written(out, files, start))
+    seconds["total"] = time.perf_counter() - start
+    listed = [str(out / name) for name in files]
+    extra = {"files": listed, "pdf": pdf_data, "notes": notes, "seconds": seconds}
+    return console.report("derive", checked, EXIT_OK, **extra)
 
 
 def _render(
@@ -273,6 +369,7 @@ def _render(
     from .codegen import generate_source
     from .document import render_document, render_markdown
 
+    progress.step("rendering the files")
     files: dict[str, str | bytes] = {}
     if "py" in formats:
         files[FORMATS["py"]] = generate_source(derivation, command=_command_line(derivation.spec))
@@ -287,32 +384,36 @@ def _render(
 
 
 def _write(out: Path, files: dict[str, str | bytes]) -> None:
-    from .files import write_atomic
+    """The run's files as one set: all of them land, or none (see files.write_set)."""
+    from .files import write_set
 
-    for name, data in files.items():
-        write_atomic(out / name, data)
+    write_set(out, files)
 
 
-def _print_written(out: Path, files: dict[str, str | bytes], start: float) -> None:
+def _written(out: Path, files: dict[str, str | bytes], start: float) -> str:
     listed = ", ".join(str(out / name) for name in files) or "nothing"
-    print(f"wrote {listed} in {time.perf_counter() - start:.2f} s")
+    return f"wrote {listed} in {time.perf_counter() - start:.2f} s"
 
 
 def _latex_failed(
-    out: Path, files: dict[str, str | bytes], tex: str, error: Exception, start: float
-) -> int:
+    out: Path,
+    files: dict[str, str | bytes],
+    tex: str,
+    error: Exception,
+    start: float,
+    console: _Console,
+) -> list[str]:
     """Keep the .tex (even if not asked for) so the error can be reproduced; no PDF."""
     files = {**files, FORMATS["tex"]: tex}
     ordered = {name: files[name] for name in FORMATS.values() if name in files}
     _write(out, ordered)
-    _print_written(out, ordered, start)
+    console.final(_written(out, ordered, start))
     reproduce = f"cd {shlex.quote(str(out))} && pdflatex -halt-on-error {FORMATS['tex']}"
-    print(
+    console.warn(
         f"symbp: error: {error}; no PDF was written, {out / FORMATS['tex']} was kept; "
-        f"reproduce with: {reproduce}",
-        file=sys.stderr,
+        f"reproduce with: {reproduce}"
     )
-    return EXIT_FAILED
+    return [str(out / name) for name in ordered]
 
 
 def _run_explain(args: argparse.Namespace) -> int:
@@ -324,91 +425,134 @@ def _run_explain(args: argparse.Namespace) -> int:
     shapes = {n: s for n, s in quantity_shapes(spec).items() if n not in ("L", "Y")}
     try:
         parse_element(element, shapes)  # refuse a bad name before the derivation's work
-        print(explain(derive(spec), element), end="")
+        _say(explain(derive(spec), element), end="")
     except ExplainError as error:
         raise UsageError(str(error)) from None
     return EXIT_OK
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from .codegen import load
-    from .derivation import derive
-    from .proofs import prove_all
-    from .verify import start_torch_reference, verify
+    from .pipeline import check_spec
 
-    spec = _spec(args)
-    torch_answers = start_torch_reference(spec)
-    derivation = derive(spec)
-    proofs = prove_all(derivation)
-    report = verify(spec, load(derivation), torch_future=torch_answers)
-    _print_summary(spec, proofs, report)
-    ok = report.passed and all(p.holds for p in proofs)
-    print("verification passed" if ok else "verification FAILED")
-    return EXIT_OK if ok else EXIT_FAILED
+    console = _Console(args)
+    checked = check_spec(_spec(args))
+    console.summary(checked)
+    console.final("verification passed" if checked.passed else "verification FAILED")
+    return console.report("verify", checked, EXIT_OK if checked.passed else EXIT_FAILED)
 
 
-def _print_summary(spec: NetworkSpec, proofs: list, report: object) -> None:
-    print(f"network: {spec.label}")
-    print(f"trainable parameters: {spec.parameter_count} ({spec.parameter_breakdown})")
-    print("proofs:")
-    for proof in proofs:
-        print(f"  {proof}")
-    print("compiled gradients against independent references:")
-    print(report.table())  # type: ignore[attr-defined]
+def _say(text: str, stream: object = None, end: str = "\n") -> None:
+    """print(), except that a reader who stopped reading (`symbp derive | head -1`) does not
+    stop the work: the stream is pointed at /dev/null and the run goes on to write its files."""
+    target = sys.stdout if stream is None else stream
+    if _status.line is not None:
+        _status.line.clear()  # a message starts at the left edge, not after the status line
+    try:
+        print(text, file=target, end=end)  # type: ignore[arg-type]
+    except BrokenPipeError:
+        _silence(target)
+
+
+def _silence(stream: object) -> None:
+    """Send the rest of a closed pipe's output to /dev/null (Python's documented remedy)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):  # not a real file: nothing more to do
+        pass
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            _silence(stream)
+        except (OSError, ValueError):
+            pass
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so temporary files are removed and nothing half-written stays."""
+def _signals_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM, SIGHUP (terminal closed) and SIGQUIT like Ctrl-C, so temporary files are
+    removed and no output set is left half-written."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    caught = [s for s in INTERRUPTS if s != signal.SIGINT]
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = {s: signal.signal(s, interrupt) for s in caught}
     except ValueError:  # not the main thread: leave signal handling alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def console_main() -> NoReturn:
     """The `symbp` command: run, flush, and leave without tearing down SymPy's object graph
     (a tenth of a second that only delays the shell prompt)."""
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_streams()
     os._exit(code)
+
+
+class _Status:
+    """The terminal's status line while a command runs (None: not on a terminal, or quiet)."""
+
+    line: TerminalProgress | None = None
+
+
+_status = _Status()
+
+
+@contextmanager
+def _progress_shown(args: argparse.Namespace) -> Iterator[None]:
+    """Show the core's progress on stderr, only when it is a terminal and --quiet is off."""
+    shown_here = sys.stderr.isatty() and not getattr(args, "quiet", False)
+    line = TerminalProgress(sys.stderr) if shown_here else None
+    _status.line = line
+    try:
+        with progress.listening(line):
+            yield
+    finally:
+        if line is not None:
+            line.clear()
+        _status.line = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        with _sigterm_as_interrupt():
+        with _signals_as_interrupt():
             args = build_parser().parse_args(argv)
-            if args.command == "derive":
-                return _run_derive(args)
-            if args.command == "explain":
-                return _run_explain(args)
-            return _run_verify(args)
+            with _progress_shown(args):
+                if args.command == "derive":
+                    return _run_derive(args)
+                if args.command == "explain":
+                    return _run_explain(args)
+                return _run_verify(args)
     except (UsageError, SpecError, OutputError) as error:
-        print(f"symbp: error: {error}", file=sys.stderr)
+        _say(f"symbp: error: {error}", sys.stderr)
         return EXIT_USAGE
     except OSError as error:  # the disk, not the arguments: a failed write or read
-        print(f"symbp: error: {error}; files already written are whole", file=sys.stderr)
+        message = clipped(str(error), 300)
+        _say(f"symbp: error: {message}; no file was left half-written", sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("symbp: interrupted; no partial files were written", file=sys.stderr)
+        _say("symbp: interrupted; no file was left half-written", sys.stderr)
         return 130
     except Exception as error:  # a bug: one line, and the traceback on request
         if os.environ.get("SYMBP_DEBUG"):
             raise
-        print(
-            f"symbp: internal error: {type(error).__name__}: {error}; no partial files were "
-            "written (set SYMBP_DEBUG=1 for the traceback)",
-            file=sys.stderr,
+        _say(
+            f"symbp: internal error: {type(error).__name__}: {clipped(str(error), 300)}; no "
+            "file was left half-written (set SYMBP_DEBUG=1 for the traceback)",
+            sys.stderr,
         )
         return EXIT_FAILED
 

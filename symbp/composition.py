@@ -16,7 +16,7 @@ import sympy as sp
 
 from .derivation import Derivation
 from .layers import is_indicator
-from .proofs import Proof
+from .proofs import SAMPLED, Proof
 
 
 def _numeric_point(d: Derivation, seed: int) -> dict[sp.Symbol, float]:
@@ -110,6 +110,7 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
                     "",
                     False,
                     f"pattern from seed {seed}: d L/d {parameter} differs by {difference}",
+                    SAMPLED,
                 )
     return Proof(
         "composition",
@@ -120,4 +121,5 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
         f"all {len(parameters)} parameters on {len(patterns_checked)} activation "
         f"pattern{'s' if len(patterns_checked) != 1 else ''} "
         "(ReLU signs and pool winners fixed): differences cancel to 0",
+        SAMPLED,
     )

@@ -38,8 +38,10 @@ from .spec import (
     NetworkSpec,
     SpecError,
     block_from_strings,
+    clipped,
     network_from_blocks,
     parse_size,
+    shown,
 )
 
 if sys.version_info >= (3, 11):
@@ -91,7 +93,8 @@ def _line_of(text: str, key: str, block: int | None = None) -> int | None:
 def _where(path: str, text: str, key: str, block: int | None = None) -> str:
     line = _line_of(text, key, block)
     table = f"[[block]] {block + 1}, " if block is not None else ""
-    return f"{path}, {table}line {line}, key '{key}'" if line else f"{path}, {table}key '{key}'"
+    named = f"key {shown(key)}"
+    return f"{path}, {table}line {line}, {named}" if line else f"{path}, {table}{named}"
 
 
 def _size(value: Any, key: str) -> str:
@@ -106,24 +109,24 @@ def _size(value: Any, key: str) -> str:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         return f"{value[0]}x{value[1]}"
-    raise SpecError(f"must be {KEYS[key]}, got {value!r}")
+    raise SpecError(f"must be {KEYS[key]}, got {shown(value)}")
 
 
 def _whole(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"must be {KEYS[key]}, got {value!r}")
+        raise SpecError(f"must be {KEYS[key]}, got {shown(value)}")
     return value
 
 
 def _text(value: Any, key: str) -> str:
     if not isinstance(value, str):
-        raise SpecError(f"must be {KEYS[key]}, got {value!r}")
+        raise SpecError(f"must be {KEYS[key]}, got {shown(value)}")
     return value
 
 
 def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"must be {KEYS[key]}, got {value!r}")
+        raise SpecError(f"must be {KEYS[key]}, got {shown(value)}")
     return float(value)
 
 
@@ -193,7 +196,13 @@ def parse_config(text: str, path: str = "<config>", allow_large: bool = False) -
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"{path}: not valid TOML: {error}") from None
+        raise SpecError(f"{path}: not valid TOML: {clipped(str(error), 200)}") from None
+    except RecursionError:
+        raise SpecError(
+            f"{path}: arrays or tables nested too deeply to read; a network spec needs no nesting"
+        ) from None
+    except ValueError as error:  # e.g. an integer of thousands of digits
+        raise SpecError(f"{path}: a value cannot be read: {clipped(str(error))}") from None
     for key in data:
         if key not in KEYS:
             raise SpecError(
@@ -209,7 +218,7 @@ def parse_config(text: str, path: str = "<config>", allow_large: bool = False) -
         current = "allow_large"
         allow_large = data.get("allow_large", False)
         if not isinstance(allow_large, bool):
-            raise SpecError(f"must be {KEYS['allow_large']}, got {allow_large!r}")
+            raise SpecError(f"must be {KEYS['allow_large']}, got {shown(allow_large)}")
         allow_large = allow_large or allow_large_flag
     except SpecError as error:
         raise SpecError(f"{_where(path, text, current)}: {error}") from None
@@ -274,11 +283,29 @@ def _block_header_line(text: str, index: int) -> int:
     return headers[index] if index < len(headers) else 1
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a spec is a few lines; this stops /dev/zero and runaway files
+
+
 def load_config(path: str | Path, allow_large: bool = False) -> NetworkSpec:
-    """Read and parse a TOML spec file; unreadable files are SpecErrors too."""
+    """Read and parse a TOML spec file; unreadable, huge or non-UTF-8 files are SpecErrors too.
+
+    A UTF-8 byte-order mark (as some Windows editors write) is dropped before parsing."""
+    name = clipped(str(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise SpecError(f"cannot read config {path}: {reason}") from None
-    return parse_config(text, str(path), allow_large)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise SpecError(f"cannot read config {name}: {error.strerror or error}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise SpecError(
+            f"config {name} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a network spec is a "
+            "few lines of TOML (see examples/)"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            f"config {name} is not UTF-8 text (byte {error.start + 1} cannot be read); save it "
+            "as UTF-8"
+        ) from None
+    return parse_config(text, name, allow_large)

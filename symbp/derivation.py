@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from . import progress
 from .layers import LAYER_RULES, LayerRule, Stage, network_stages
 from .spec import NetworkSpec, SpecError
 from .symbols import Quantity, gradient_quantity, make_quantity, object_array, rebuild_node
@@ -326,7 +327,8 @@ def derive(
     }
 
     forward: list[ForwardStep] = []
-    for stage in stages:
+    for done, stage in enumerate(stages):
+        progress.step("forward pass", done, len(stages), stage.output)
         rule = rules[stage.kind]
         params = {name: quantities[name].symbols for name in stage.params}
         expressions = rule.build(quantities[stage.input].symbols, params, stage)
@@ -342,7 +344,8 @@ def derive(
     head: HeadCollapse | None = None
     upstream: np.ndarray | sp.Expr = sp.S.One  # dL/dL
     prediction = stages[-1].input
-    for stage, fwd in zip(reversed(stages), reversed(forward), strict=True):
+    for done, (stage, fwd) in enumerate(zip(reversed(stages), reversed(forward), strict=True)):
+        progress.step("chain rule", done, len(stages), f"through {stage.output}")
         rule = rules[stage.kind]
         wrt = [quantities[stage.input]] + [quantities[p] for p in stage.params if p != "Y"]
         products = _vector_jacobian_product(fwd.expressions, upstream, wrt)
@@ -362,6 +365,7 @@ def derive(
         upstream = gradient_symbols["d" + stage.input].symbols
 
     assert head is not None
+    progress.step("chain rule", len(stages), len(stages))
     return Derivation(spec, stages, quantities, gradient_symbols, forward, steps, head, gradients)
 
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import progress
+
 INSTALL_HINT = (
     "apt-get install texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
 )
@@ -111,6 +113,7 @@ def compile_pdf(
                 "-no-shell-escape",
                 f"{jobname}.tex",
             ]
+            progress.step("PDF", 0, 0, "latexmk runs pdflatex until references settle")
             status = _run(command, work, environment, (timeout, deadline), engine.name)
             runs = len(re.findall(r"^Run number \d+ of rule '", _read(work / "engine.out"), re.M))
         else:
@@ -123,6 +126,7 @@ def compile_pdf(
             ]
             runs = 0
             while True:
+                progress.step("PDF", 0, 0, f"pdflatex pass {runs + 1}")
                 status = _run(command, work, environment, (timeout, deadline), engine.name)
                 runs += 1
                 if status != 0 or runs >= PDFLATEX_MAX_RUNS:

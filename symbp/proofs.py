@@ -12,19 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import product
 from typing import Any, cast
 
 import numpy as np
 import sympy as sp
 
-from . import patterns
+from . import patterns, progress
 from .derivation import Derivation, Step
 from .layers import Stage, exact_number, is_indicator
 
 
 class ProofError(AssertionError):
     """A proof about the derivation does not hold: the derivation or a convention is broken."""
+
+
+# How a proof was established, from strongest to weakest:
+SYMBOLIC = "symbolic"  # an identity in the symbols: it holds for every value of them
+EXHAUSTIVE = "exhaustive"  # every case of a finite set that covers all behaviours was checked
+SAMPLED = "sampled"  # exact checks on a finite sample: evidence, not a proof for all values
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Proof:
     statement: str  # LaTeX, for the document
     holds: bool
     detail: str  # what was checked, or the first counterexample
+    method: str = SYMBOLIC  # SYMBOLIC, EXHAUSTIVE or SAMPLED
 
     def __str__(self) -> str:
         mark = "holds" if self.holds else "FAILS"
@@ -394,9 +402,16 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
         detail = f"d {stage.kind}(z)/dz from sympy.diff = {local}; at z = -1, 0, 1: " + ", ".join(
             str(values[v]) for v in (-1, 0, 1)
         )
+        # The derivative is constant on z < 0, z = 0 and z > 0 (an indicator of the sign):
+        # one point of each class decides it everywhere.
         if stage.kind == "relu":
             return Proof(
-                _key("relu0", n), "ReLU'(0) = 0", r"\operatorname{ReLU}'(0) = 0", holds, detail
+                _key("relu0", n),
+                "ReLU'(0) = 0",
+                r"\operatorname{ReLU}'(0) = 0",
+                holds,
+                detail,
+                EXHAUSTIVE,
             )
         return Proof(
             _key("leaky0", n),
@@ -404,6 +419,7 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
             rf"\operatorname{{LeakyReLU}}'(0) = {sp.latex(slope)}",
             holds,
             detail,
+            EXHAUSTIVE,
         )
     if stage.kind in ("sigmoid", "tanh"):
         forward = d.forward[d.stages.index(stage)].expressions[out_index]
@@ -462,6 +478,7 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
     route: Callable[..., list[int]] = sp.lambdify(window, derivatives, modules="math")
     checked = 0
     described, assignments = _window_assignments(len(window))
+    method = SAMPLED if described.startswith("random") else EXHAUSTIVE
     for values in assignments:
         got = [int(v) for v in route(*values)]
         expected = [0] * len(window)
@@ -474,6 +491,7 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
                 statement,
                 False,
                 f"window values {list(values)} route to {got}, expected {expected}",
+                method,
             )
     return Proof(
         key,
@@ -482,6 +500,7 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
         True,
         f"{checked} window values ({described}, ties included) route the whole gradient "
         "to the first maximum",
+        method,
     )
 
 
@@ -555,6 +574,7 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof:
                 "",
                 False,
                 f"at {list(index)}: derived {got[index]:g}, reference {expected[index]}",
+                SAMPLED,
             )
     overlap = g.block.pool_step < g.block.pool_size
     title = (
@@ -571,32 +591,56 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof:
         True,
         f"the derived dL/d{stage.input} equals a NumPy reference (np.argmax per window, += over "
         f"windows) exactly on {samples} integer samples with ties",
+        SAMPLED,
     )
 
 
-def derivation_proofs(d: Derivation) -> list[Proof]:
-    """Every pattern proof the spec at hand calls for, in the order the document shows them."""
-    results = [prove_head_collapses(d), prove_stable_loss(d)]
+ProofTask = tuple[str, Callable[[], "Proof | None"]]  # what it proves, and the prover
+
+
+def proof_tasks(d: Derivation) -> list[ProofTask]:
+    """Every pattern proof the spec at hand calls for, in the order the document shows them,
+    not yet run (so that progress can be reported between them)."""
+    tasks: list[ProofTask] = [
+        ("head", lambda: prove_head_collapses(d)),
+        ("stable loss", lambda: prove_stable_loss(d)),
+    ]
     for stage in d.stages:
         if stage.geometry is None or stage.kind == "conv":
             continue
+        where = f"{stage.kind} {stage.output}"
         if stage.kind == "maxpool":
-            results.append(prove_pool_routes_to_first_max(d, stage))
+            tasks.append((where, partial(prove_pool_routes_to_first_max, d, stage)))
             if stage.geometry.block.pool_step < stage.geometry.block.pool_size:
-                results.append(prove_max_pool_accumulates(d, stage))
+                tasks.append((where, partial(prove_max_pool_accumulates, d, stage)))
         elif stage.kind == "avgpool":
-            results.append(prove_average_pool_spreads(d, stage))
+            tasks.append((where, partial(prove_average_pool_spreads, d, stage)))
         else:
-            proof = prove_activation_derivative(d, stage)
-            if proof is not None:
-                results.append(proof)
+            tasks.append((where, partial(prove_activation_derivative, d, stage)))
     for view in _conv_views(d):
-        results += [
-            prove_bias_gradient(d, view),
-            prove_weight_gradient(d, view),
-            prove_input_gradient(d, view),
-        ]
+        for what, prover in (
+            ("dB", prove_bias_gradient),
+            ("dW", prove_weight_gradient),
+            ("d input", prove_input_gradient),
+        ):
+            tasks.append((f"{what} of block {view.block}", partial(prover, d, view)))
+    return tasks
+
+
+def _run(tasks: list[ProofTask]) -> list[Proof]:
+    results = []
+    for done, (what, prover) in enumerate(tasks):
+        progress.step("proofs", done, len(tasks), what)
+        proof = prover()
+        if proof is not None:
+            results.append(proof)
+    progress.step("proofs", len(tasks), len(tasks))
     return results
+
+
+def derivation_proofs(d: Derivation) -> list[Proof]:
+    """Every pattern proof the spec at hand calls for, run, in the document's order."""
+    return _run(proof_tasks(d))
 
 
 def prove_all(
@@ -607,13 +651,14 @@ def prove_all(
     about 0.4 s at 6x6)."""
     from .composition import prove_full_composition  # heavy; kept in its own module
 
-    results = derivation_proofs(d)
+    tasks = proof_tasks(d)
     if full_composition is None:
         linear = all(b.activation in ("relu", "leaky_relu", "identity") for b in d.spec.blocks)
         full_composition = linear and d.spec.symbolic_cost <= 400
     if full_composition:
-        results.append(prove_full_composition(d, seeds=tuple(range(1, patterns + 1))))
-    return results
+        seeds = tuple(range(1, patterns + 1))
+        tasks.append(("full composition", lambda: prove_full_composition(d, seeds=seeds)))
+    return _run(tasks)
 
 
 def check(d: Derivation, full_composition: bool | None = None, patterns: int = 1) -> list[Proof]:

@@ -30,6 +30,11 @@ ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "identity")
 POOL_TYPES = ("max", "avg", "none")
 DEFAULT_LEAKY_SLOPE = 0.01
 
+# The largest value any size or count may take. Far past what the symbolic budget admits, it
+# keeps every check arithmetic on ordinary numbers (and PyTorch's int64 strides in range).
+MAX_SETTING = 1_000_000
+ECHO_LIMIT = 80  # characters of the user's own text an error message repeats
+
 ACTIVATION_NAMES = {
     "relu": "ReLU",
     "leaky_relu": "leaky ReLU",
@@ -53,12 +58,38 @@ class SpecError(ValueError):
         self.block = block
 
 
+def clipped(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Text an error message repeats, cut to `limit` characters: a 10 MB argument gives a
+    one-line error, not a 10 MB one."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """The user's value as an error message quotes it: its repr, clipped."""
+    return clipped(repr(value), limit)
+
+
 def _whole(value: object, what: str, smallest: int, bound: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{what} must be a whole number, got {value!r}")
+        raise SpecError(f"{what} must be a whole number, got {shown(value)}")
     if value < smallest:
-        raise SpecError(f"{what} must be {bound}, got {value}")
+        raise SpecError(f"{what} must be {bound}, got {shown(value)}")
+    if value > MAX_SETTING:
+        raise SpecError(f"{what} must be at most {MAX_SETTING:,}, got {shown(value)}")
     return value
+
+
+def divisors(n: int) -> list[int]:
+    """The divisors of n >= 1 in increasing order, by trial division up to sqrt(n)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
+
+
+def _listed(values: list[int], most: int = 8) -> str:
+    """'1, 2, 4' or, past `most` values, the first ones and the last: '1, 2, 3, ..., 60'."""
+    if len(values) <= most:
+        return ", ".join(map(str, values))
+    return ", ".join(map(str, values[: most - 1])) + f", ..., {values[-1]}"
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -88,10 +119,18 @@ def parse_size(text: str, what: str) -> tuple[int, int]:
     """Parse 'HxW' (or a single 'N' meaning NxN) into two positive integers."""
     match = re.fullmatch(r"[ \t]*([0-9]+)[ \t]*(?:[xX×][ \t]*([0-9]+)[ \t]*)?", text)
     if match is None:
-        raise SpecError(f"{what} must look like HxW (for example 6x6), got {text!r}")
-    first = int(match.group(1))
-    second = int(match.group(2)) if match.group(2) is not None else first
+        raise SpecError(f"{what} must look like HxW (for example 6x6), got {shown(text)}")
+    first = _digits(match.group(1), what)
+    second = _digits(match.group(2), what) if match.group(2) is not None else first
     return _positive_int(first, what), _positive_int(second, what)
+
+
+def _digits(text: str, what: str) -> int:
+    """int(text) for a string of digits, refusing hundreds of them before Python's int() does."""
+    digits = text.lstrip("+-0") or "0"
+    if len(digits) > len(str(MAX_SETTING)):
+        raise SpecError(f"{what} must be at most {MAX_SETTING:,}, got {shown(text)}")
+    return int(text)
 
 
 def squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -212,7 +251,9 @@ class NetworkSpec:
             if not isinstance(blocks, (tuple, list)) or not all(
                 isinstance(b, ConvBlock) for b in blocks
             ):
-                raise SpecError(f"blocks must be a list of ConvBlock, got {blocks!r}", key="blocks")
+                raise SpecError(
+                    f"blocks must be a list of ConvBlock, got {shown(blocks)}", key="blocks"
+                )
             if flat != ConvBlock():
                 raise SpecError(
                     "give the conv settings either as blocks=[ConvBlock(...), ...] or as the "
@@ -348,7 +389,9 @@ class NetworkSpec:
     def validate(self) -> None:
         """Raise SpecError naming the first problem and how to fix it."""
         if not (isinstance(self.input_shape, tuple) and len(self.input_shape) == 2):
-            raise SpecError(f"input_shape must be (H, W), got {self.input_shape!r}", key="input")
+            raise SpecError(
+                f"input_shape must be (H, W), got {shown(self.input_shape)}", key="input"
+            )
         for n in self.input_shape:
             _keyed(_positive_int, n, "input size", "input", None)
         _keyed(_positive_int, self.channels, "channels", "channels", None)
@@ -356,7 +399,9 @@ class NetworkSpec:
         several = len(self.blocks) > 1
         for index, block in enumerate(self.blocks):
             c, h, w = _validate_block(block, (c, h, w), index if several else None)
-        budget = _positive_int(self.symbolic_budget, "symbolic budget")
+        budget = self.symbolic_budget
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise SpecError(f"symbolic budget must be a whole number >= 1, got {shown(budget)}")
         cost = self.symbolic_cost
         if cost > budget:
             if len(self.blocks) == 1 and self.channels == 1 and self.filters == 1:
@@ -387,14 +432,14 @@ def _validate_block(
         return _keyed(func, value, what, key, index, where)
 
     if not (isinstance(block.filter_shape, tuple) and len(block.filter_shape) == 2):
-        raise fail(f"filter_shape must be (kH, kW), got {block.filter_shape!r}", "filter")
+        raise fail(f"filter_shape must be (kH, kW), got {shown(block.filter_shape)}", "filter")
     kh, kw = (check(_positive_int, n, "filter size", "filter") for n in block.filter_shape)
     filters = check(_positive_int, block.filters, "filters", "filters")
     check(_positive_int, block.stride, "stride", "stride")
     padding = check(_non_negative_int, block.padding, "padding", "padding")
     if block.activation not in ACTIVATIONS:
         raise fail(
-            f"unknown activation {block.activation!r}; choose one of {', '.join(ACTIVATIONS)}",
+            f"unknown activation {shown(block.activation)}; choose one of {', '.join(ACTIVATIONS)}",
             "activation",
         )
     slope = block.leaky_slope
@@ -404,7 +449,7 @@ def _validate_block(
         or not math.isfinite(slope)
         or not 0 <= slope < 1
     ):
-        raise fail(f"leaky_slope must be a number in [0, 1), got {slope!r}", "leaky_slope")
+        raise fail(f"leaky_slope must be a number in [0, 1), got {shown(slope)}", "leaky_slope")
     if block.activation != "leaky_relu" and slope != DEFAULT_LEAKY_SLOPE:
         raise fail(
             f"leaky_slope applies only to activation leaky_relu, not {block.activation}; "
@@ -413,7 +458,7 @@ def _validate_block(
         )
     if block.pool_type not in POOL_TYPES:
         raise fail(
-            f"unknown pool type {block.pool_type!r}; choose one of {', '.join(POOL_TYPES)}",
+            f"unknown pool type {shown(block.pool_type)}; choose one of {', '.join(POOL_TYPES)}",
             "pool_type",
         )
     channels, h, w = shape
@@ -453,12 +498,13 @@ def _validate_block(
         )
     for extent, axis in ((ch, "rows"), (cw, "columns")):
         if (extent - pool) % step != 0:
+            # Windows of size p and stride p fit exactly when p divides the extent; stride s
+            # fits a window p when s divides extent - p (and s <= p).
             if block.pool_stride is None:
-                fitting = [p for p in range(1, extent + 1) if (extent - p) % p == 0]
-                advice = f"pool sizes that fit {extent} {axis}: {', '.join(map(str, fitting))}"
+                advice = f"pool sizes that fit {extent} {axis}: {_listed(divisors(extent))}"
             else:
-                fitting = [s for s in range(1, pool + 1) if (extent - pool) % s == 0]
-                advice = f"strides that fit {extent} {axis}: {', '.join(map(str, fitting))}"
+                fitting = [s for s in divisors(extent - pool) if s <= pool]
+                advice = f"strides that fit {extent} {axis}: {_listed(fitting)}"
             raise fail(
                 f"{pool}x{pool} pool windows with stride {step} do not cover the {ch}x{cw} "
                 f"convolution output exactly ({axis} would be dropped); choose an input and "
@@ -473,8 +519,11 @@ def _as_int(value: str | int, what: str, key: str) -> int:
         return value
     text = value.strip(" \t")
     if not re.fullmatch(r"[+-]?[0-9]+", text):
-        raise SpecError(f"{what} must be a whole number, got {value!r}", key=key)
-    return int(text)
+        raise SpecError(f"{what} must be a whole number, got {shown(value)}", key=key)
+    try:
+        return _digits(text, what)
+    except SpecError as error:
+        raise SpecError(str(error), key=key) from None
 
 
 def _as_float(value: str | float, what: str, key: str) -> float:
@@ -482,7 +531,7 @@ def _as_float(value: str | float, what: str, key: str) -> float:
         return float(value)
     text = str(value).strip(" \t")
     if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text):
-        raise SpecError(f"{what} must be a number like 0.01, got {value!r}", key=key)
+        raise SpecError(f"{what} must be a number like 0.01, got {shown(value)}", key=key)
     return float(text)
 
 
@@ -491,7 +540,9 @@ def _choice(value: str, choices: tuple[str, ...], what: str, key: str) -> str:
     if key == "pool_type":
         text = {"average": "avg", "mean": "avg"}.get(text, text)
     if text not in choices:
-        raise SpecError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}", key=key)
+        raise SpecError(
+            f"unknown {what} {shown(value)}; choose one of {', '.join(choices)}", key=key
+        )
     return text
 
 
@@ -579,7 +630,9 @@ __all__ = [
     "SpecError",
     "block_from_strings",
     "network_from_blocks",
+    "clipped",
     "parse_size",
+    "shown",
     "spec_from_strings",
     "squeeze",
 ]

@@ -64,8 +64,10 @@ def test_unreadable_file(tmp_path):
     with pytest.raises(SpecError, match="cannot read config"):
         load_config(tmp_path / "missing.toml")
     (tmp_path / "binary.toml").write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(SpecError, match="cannot read config"):
+    with pytest.raises(SpecError, match=r"binary.toml is not UTF-8 text \(byte 1 "):
         load_config(tmp_path / "binary.toml")
+    with pytest.raises(SpecError, match="cannot read config .*: Is a directory"):
+        load_config(tmp_path)
 
 
 def test_cli_config_and_its_conflicts(tmp_path, capsys):
