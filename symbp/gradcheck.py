@@ -6,7 +6,7 @@ code that produced it (in the spirit of HIPS/autograd's `check_grads`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -47,6 +47,20 @@ def finite_difference_gradients(
     return grads
 
 
+def _paired(
+    a: Mapping[str, ArrayLike], b: Mapping[str, ArrayLike]
+) -> Iterator[tuple[str, Array, Array]]:
+    """Each name with its two gradients as float64 arrays; ValueError if they do not match."""
+    if set(a) != set(b):
+        raise ValueError(f"gradients name different parameters: {sorted(a)} vs {sorted(b)}")
+    for name in a:
+        x = np.asarray(a[name], dtype=np.float64)
+        y = np.asarray(b[name], dtype=np.float64)
+        if x.shape != y.shape:
+            raise ValueError(f"{name}: shapes differ, {x.shape} vs {y.shape}")
+        yield name, x, y
+
+
 def max_errors(
     a: Mapping[str, ArrayLike], b: Mapping[str, ArrayLike], floor: float = 1e-12
 ) -> dict[str, tuple[float, float]]:
@@ -63,14 +77,8 @@ def max_errors(
     matters when both gradients are all zero, where the error is then 0. NaN anywhere gives NaN,
     so a tolerance check `err <= tol` fails, as it should.
     """
-    if set(a) != set(b):
-        raise ValueError(f"gradients name different parameters: {sorted(a)} vs {sorted(b)}")
     errors: dict[str, tuple[float, float]] = {}
-    for name in a:
-        x = np.asarray(a[name], dtype=np.float64)
-        y = np.asarray(b[name], dtype=np.float64)
-        if x.shape != y.shape:
-            raise ValueError(f"{name}: shapes differ, {x.shape} vs {y.shape}")
+    for name, x, y in _paired(a, b):
         if x.size == 0:
             errors[name] = (0.0, 0.0)
             continue
@@ -96,14 +104,8 @@ def scaled_errors(
     `floors[name]` is that magnitude floor (>= 0). Both all zero give 0; NaN anywhere gives
     NaN, so a tolerance check `err <= tol` fails, as it should.
     """
-    if set(a) != set(b):
-        raise ValueError(f"gradients name different parameters: {sorted(a)} vs {sorted(b)}")
     errors: dict[str, tuple[float, float]] = {}
-    for name in a:
-        x = np.asarray(a[name], dtype=np.float64)
-        y = np.asarray(b[name], dtype=np.float64)
-        if x.shape != y.shape:
-            raise ValueError(f"{name}: shapes differ, {x.shape} vs {y.shape}")
+    for name, x, y in _paired(a, b):
         if x.size == 0:
             errors[name] = (0.0, 0.0)
             continue
