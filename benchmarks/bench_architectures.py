@@ -20,10 +20,10 @@ import bench_report as report
 import bench_timing
 import numpy as np
 
-from symbp.config import load_config
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import max_errors
-from symbp.spec import NetworkSpec
+from symbp.spec.config import load_config
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import max_errors
+from symbp.spec.model import NetworkSpec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CASES = (("two-blocks.toml", 10_000), ("rgb-strided.toml", 10_000), ("mnist-cnn.toml", 2_000))
@@ -53,7 +53,7 @@ def _contenders(spec: NetworkSpec, module: Any) -> dict[str, Callable[..., Answe
         import torch
     except ImportError:
         return contenders
-    from symbp.torch_oracle import torch_gradients
+    from symbp.reference.torch_oracle import torch_gradients
 
     torch.set_num_threads(1)
 
@@ -83,8 +83,8 @@ def _sample(function: Callable[..., Answer], *args: Any) -> Callable[[int], None
 def run(
     log: Callable[[str], None], rounds: int = 5, cases: tuple[tuple[str, int], ...] = CASES
 ) -> list[dict[str, Any]]:
-    from symbp.codegen import generate_source, load
-    from symbp.derivation import derive
+    from symbp.codegen.module import generate_source, load
+    from symbp.symbolic.derivation import derive
     from symbp.proofs import prove_all
 
     results = []

@@ -24,7 +24,7 @@ from bench_exprsize import distinct_nodes, tree_nodes
 from sympy.core.cache import clear_cache
 
 from symbp import NetworkSpec, derive, generate_source
-from symbp import codegen as symbp_codegen
+from symbp.codegen import module as symbp_codegen
 
 HERE = Path(__file__).resolve().parent
 SIZES = (6, 10, 14, 20, 28)
@@ -39,7 +39,7 @@ def spec_for(size: int) -> NetworkSpec:
 def _cold() -> None:
     """Forget SymPy's memoized results and codegen's printed modules between timings."""
     clear_cache()
-    cache_clear = getattr(symbp_codegen._module_body, "cache_clear", None)
+    cache_clear = getattr(symbp_codegen.module_body, "cache_clear", None)
     if cache_clear is not None:
         cache_clear()
 

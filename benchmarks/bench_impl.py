@@ -21,7 +21,7 @@ import bench_blas
 import numpy as np
 from numpy.typing import NDArray
 
-from symbp.spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
 
 Array = NDArray[np.float64]
 Params = Mapping[str, Any]
@@ -146,14 +146,14 @@ def symbp_module(spec: NetworkSpec) -> ModuleType:
 
 
 def engine_gradients(spec: NetworkSpec) -> GradientFn:
-    """The numeric layer-list engine (`symbp.engine.NumericNetwork`)."""
-    from symbp.engine import NumericNetwork
+    """The numeric layer-list engine (`symbp.reference.engine.NumericNetwork`)."""
+    from symbp.reference.engine import NumericNetwork
 
     return NumericNetwork(spec).gradients
 
 
 def torch_gradients(spec: NetworkSpec, dtype: str) -> GradientFn:
-    """PyTorch autograd: the network of symbp.torch_oracle, without dL/dX.
+    """PyTorch autograd: the network of symbp.reference.torch_oracle, without dL/dX.
 
     Only the parameters require gradients (the oracle also asks for dL/dX, which `gradients()`
     does not compute). NumPy -> tensor (a copy for float32) and back is inside the timing.
@@ -231,8 +231,8 @@ TORCH_NOTE = (
 
 def fused_gradients(spec: NetworkSpec) -> GradientFn | None:
     """The fused C backend's gradients, or None where no C compiler is available."""
-    from symbp.derivation import derive
-    from symbp.fused import FusedUnavailable, compile_fused
+    from symbp.symbolic.derivation import derive
+    from symbp.codegen.fused import FusedUnavailable, compile_fused
 
     try:
         return compile_fused(derive(spec)).gradients
@@ -245,13 +245,13 @@ def build(spec: NetworkSpec) -> list[Implementation]:
     symbp = symbp_module(spec).gradients
     found = [
         Implementation("symbp", "symbp compiled module, load(derive(spec))", symbp),
-        Implementation("engine", "symbp.engine.NumericNetwork", engine_gradients(spec)),
+        Implementation("engine", "symbp.reference.engine.NumericNetwork", engine_gradients(spec)),
         Implementation("numpy", "hand-written NumPy, shifted slices", handwritten_gradients(spec)),
     ]
     fused = fused_gradients(spec)
     if fused is not None:
         found.append(
-            Implementation("symbp-c", "symbp's optional fused C backend (symbp.fused)", fused)
+            Implementation("symbp-c", "symbp's optional fused C backend (symbp.codegen.fused)", fused)
         )
     if torch_version() is not None:
         one = functools.partial(torch_threads, 1)

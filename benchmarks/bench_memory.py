@@ -21,7 +21,7 @@ from typing import Any
 import bench_report as report
 from bench_impl import Implementation, random_problem
 
-from symbp.spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
 
 HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 4.0

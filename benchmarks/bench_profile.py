@@ -22,7 +22,7 @@ import bench_report as report
 from bench_impl import random_problem
 
 from symbp import derive, generate_source
-from symbp.spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
 
 BLOCK = "_gradient_block"
 WRAPPED = ("_validate", "_prepare", "_small_batch_sums")

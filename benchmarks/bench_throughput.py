@@ -15,7 +15,7 @@ import bench_timing
 import numpy as np
 from bench_impl import TORCH_NOTE, Array, Implementation, Params, random_problem
 
-from symbp.spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
 
 M_VALUES = (1, 100, 10_000, 100_000)
 FLOAT64_RTOL = 1e-9

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench_impl import GradientFn, by_name, random_problem
 
-from symbp.spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
 
 
 def _status_kib(key: str) -> int | None:

@@ -32,7 +32,7 @@ import bench_throughput
 from bench_impl import Implementation, build
 from bench_summary import notes, summarize
 
-from symbp.spec import NetworkSpec, SpecError
+from symbp.spec.model import NetworkSpec, SpecError
 
 HERE = Path(__file__).resolve().parent
 

@@ -16,6 +16,8 @@ Contract:
     PARAMETERS                      name -> shape, in the order W1, B1, W2, B2
     loss(X, Y, params) -> float     mean binary cross-entropy over the batch
     gradients(X, Y, params) -> dict name -> ndarray, the gradient of that mean
+    gradient_sums(X, Y, params)     (dict of per-image gradient sums, M): add the sums of
+                                    chunks of a data set, divide by their M: its gradients
     input_gradient(X, Y, params)    dL/dX, shape (M, H, W)
     predict(X, params)              A2 = sigmoid(Z2), shape (M,)
     X: (M, H, W) numbers; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
@@ -33,7 +35,7 @@ PARAMETERS = {'W1': (3, 3), 'B1': (), 'W2': (4, 1), 'B2': ()}
 INPUT_SHAPE = (6, 6)
 PARAMETER_COUNT = 15
 BLOCK_SIZE = 4096
-CHUNK = 1024  # images per matrix product: OpenBLAS stays on one thread, whose partner would stall whenever the other core is busy
+CHUNK = 256  # images per product: one OpenBLAS thread, which a busy second core cannot stall
 SCALAR_BATCH = 4  # up to this many images: the pure-Python path
 _UNUSED = (None,)  # the pure-Python path's unused arguments
 JACOBIAN_SHAPE = (16, 36)
@@ -75,14 +77,30 @@ def loss(X, Y, params):
 def gradients(X, Y, params):
     """Gradient of the mean loss with respect to every parameter, shaped like PARAMETERS."""
     x, y, theta = _validate(X, Y, params)
+    return _shaped(_sums(x, y, theta) / x.shape[0])
+
+
+def gradient_sums(X, Y, params):
+    """(sums, M): per parameter, the sum over the batch of each image's gradient, and M.
+
+    The chunk-additive form, for splitting a data set across workers (map-reduce): add the
+    sums of every chunk and divide by the total M to get the gradients of the whole set.
+    """
+    x, y, theta = _validate(X, Y, params)
+    return _shaped(_sums(x, y, theta)), x.shape[0]
+
+
+def _sums(x, y, theta):
     if x.shape[0] <= SCALAR_BATCH:
-        sums = np.array(_small_batch_sums(x, y, (*theta.tolist(), *_UNUSED)))
-    else:
-        sums = np.zeros(PARAMETER_COUNT)
-        for block in _blocks(x, y, _prepare(theta)):
-            sums += _gradient_block(*block)
-    sums /= x.shape[0]
-    return {name: sums[start:stop].reshape(shape) for name, start, stop, shape in _LAYOUT}
+        return np.array(_small_batch_sums(x, y, (*theta.tolist(), *_UNUSED)))
+    sums = np.zeros(PARAMETER_COUNT)
+    for block in _blocks(x, y, _prepare(theta)):
+        sums += _gradient_block(*block)
+    return sums
+
+
+def _shaped(flat):
+    return {name: flat[start:stop].reshape(shape) for name, start, stop, shape in _LAYOUT}
 
 
 def input_gradient(X, Y, params):

@@ -13,22 +13,29 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from . import notebook
+from .support.version import __version__
 
 _EXPORTS = {
-    "Derivation": "derivation",
-    "derive": "derivation",
-    "generate_source": "codegen",
-    "load": "codegen",
-    "ConvBlock": "spec",
-    "NetworkSpec": "spec",
-    "SpecError": "spec",
+    "Derivation": "symbolic.derivation",
+    "derive": "symbolic.derivation",
+    "generate_source": "codegen.module",
+    "load": "codegen.module",
+    "ConvBlock": "spec.model",
+    "NetworkSpec": "spec.model",
+    "SpecError": "spec.model",
 }
+_MODULES = {"progress": "support.progress"}  # `from symbp import progress`
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS, *_MODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'symbp' has no attribute {name!r}")
+
+
+notebook.register()  # Jupyter shows a Derivation as its gradients; a no-op outside IPython

@@ -1,4 +1,4 @@
-"""The `symbp` command line: derive, verify, explain.
+"""The `symbp` command line: derive, verify, laws, explain, train.
 
 Exit status: 0 success; 1 a proof or the verification failed, TeX failed on the document, a
 file could not be written, or an internal error; 2 bad arguments, an impossible network or an
@@ -21,22 +21,20 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__, progress
-from .files import INTERRUPTS, OutputError
-from .progress import TerminalProgress
-from .spec import (
-    DEFAULT_SYMBOLIC_BUDGET,
-    NetworkSpec,
-    SpecError,
-    clipped,
-    shown,
-    spec_from_strings,
-)
+from symbp.document import DEFAULT_TITLE
+from symbp.laws.command import add_laws_arguments, explain_law, run_laws
+from symbp.spec.model import NetworkSpec, SpecError, spec_from_strings
+from symbp.support import progress
+from symbp.support.files import INTERRUPTS, OutputError
+from symbp.support.progress import TerminalProgress
+from symbp.support.text import clipped, shown
+from symbp.support.version import __version__
+from symbp.training.cli import add_train_arguments, run_train
 
 if TYPE_CHECKING:  # imported lazily at run time: `symbp --help` stays fast
-    from .derivation import Derivation
-    from .pipeline import Checked
-    from .proofs import Proof
+    from symbp.pipeline import Checked
+    from symbp.proofs import Proof
+    from symbp.symbolic.derivation import Derivation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -48,7 +46,6 @@ FORMATS = {
     "pdf": "cnn_backprop.pdf",
 }
 DEFAULT_FORMATS = "tex,pdf,md,py"
-DEFAULT_TITLE = "Backpropagation in a Convolutional Neural Network"
 MAX_TITLE = 200  # characters: a title, not a document
 
 
@@ -61,17 +58,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{clipped(message, 200)} (see `{self.prog} --help`)")
 
 
-SPEC_DEFAULTS = {
-    "input": "6x6",
-    "channels": "1",
-    "filter": "3x3",
-    "filters": "1",
-    "stride": "1",
-    "padding": "0",
-    "activation": "relu",
-    "leaky_slope": "0.01",
-    "pool_type": "max",
-    "pool": "2",
+# The spec flags, as argparse names them -> spec_from_strings' parameters. A flag not given is
+# not passed: the spec's own defaults apply, stated once, in symbp.spec.model.
+SPEC_FLAGS = {
+    "input": "input_size",
+    "channels": "channels",
+    "filter": "filter_size",
+    "filters": "filters",
+    "stride": "stride",
+    "padding": "padding",
+    "activation": "activation",
+    "leaky_slope": "leaky_slope",
+    "pool_type": "pool_type",
+    "pool": "pool",
+    "pool_stride": "pool_stride",
 }
 
 
@@ -136,15 +136,40 @@ def build_parser() -> argparse.ArgumentParser:
         "pdf needs latexmk or pdflatex; without one it is skipped with a notice",
     )
 
+    laws = commands.add_parser(
+        "laws",
+        help="the convolution-gradient laws for every size, proved, and checked at this network",
+        description="Print every law the network calls for (output size, dW, dB, dX, pooling, "
+        "activations, the head, the matrix view) in index form over symbolic sizes, how each "
+        "was established ([holds: symbolic] or [holds: checked for all sizes up to ...]), and "
+        "whether, at this network's sizes, it reproduces every element of the element-wise "
+        "derivation. Exit status 1 if any law or instance fails.",
+    )
+    _add_spec_options(laws)
+    _add_report_options(laws)
+    add_laws_arguments(laws)
+
+    train = commands.add_parser(
+        "train",
+        help="train the network on handwritten digits with its derived gradients",
+        description="Gradient descent on scikit-learn's handwritten digits (one digit against "
+        "another), with the gradients of the generated module; writes training.json, the loss "
+        "curve and the learned filters. Needs the extra: pip install 'symbp[train]'.",
+    )
+    _add_spec_options(train)
+    _add_report_options(train)
+    add_train_arguments(train)
+
     verify = commands.add_parser("verify", help="check the compiled gradients against references")
     _add_spec_options(verify)
     _add_report_options(verify)
 
     explain = commands.add_parser(
         "explain",
-        help="one gradient element as its sum of products, with grids of what meets",
+        help="one gradient element as its sum of products, or one law (symbp laws lists them)",
         description="Print one gradient element, e.g. dW1[0,1], dB1, dX[3,4] or dZ1[1,1]: its "
-        "explicit sum of products, the chain from the loss, and grids of the entries that meet. "
+        "explicit sum of products, the chain from the loss, and grids of the entries that meet; "
+        "or one law by name (e.g. dX, dW, 'output size'), with this network's sizes put in. "
         "Quote the element in shells that expand brackets (zsh): symbp explain 'dW1[0,1]'.",
     )
     explain.add_argument(
@@ -170,74 +195,25 @@ def parse_formats(text: str) -> list[str]:
 
 def _spec(args: argparse.Namespace) -> NetworkSpec:
     """The network from --config, or from the flags (defaults: the teaching network)."""
-    flags = {key: getattr(args, key) for key in SPEC_DEFAULTS}
+    given = {key: getattr(args, key) for key in SPEC_FLAGS if getattr(args, key) is not None}
     if args.config is not None:
-        given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
-        if args.pool_stride is not None:
-            given.append("--pool-stride")
         if given:
+            flags = ", ".join(f"--{key.replace('_', '-')}" for key in given)
             raise UsageError(
-                f"--config cannot be combined with {', '.join(given)}; put those values in the file"
+                f"--config cannot be combined with {flags}; put those values in the file"
             )
-        from .config import load_config
+        from symbp.spec.config import load_config
 
         return load_config(args.config, allow_large=args.allow_large)
-    values = {k: SPEC_DEFAULTS[k] if v is None else v for k, v in flags.items()}
-    if values["pool_type"].strip().lower() == "none":
-        given = [f for f, v in (("--pool", args.pool), ("--pool-stride", args.pool_stride)) if v]
-        if given:
-            raise UsageError(f"{' and '.join(given)} cannot be combined with --pool-type none")
-    if args.leaky_slope is not None and values["activation"].strip().lower() not in (
-        "leaky_relu",
-        "leaky-relu",
-    ):
+    if str(given.get("pool_type", "")).strip().lower() == "none":
+        pooling = [f"--{k.replace('_', '-')}" for k in ("pool", "pool_stride") if given.get(k)]
+        if pooling:
+            raise UsageError(f"{' and '.join(pooling)} cannot be combined with --pool-type none")
+    leaky = str(given.get("activation", "")).strip().lower() in ("leaky_relu", "leaky-relu")
+    if "leaky_slope" in given and not leaky:
         raise UsageError("--leaky-slope needs --activation leaky_relu")
-    return spec_from_strings(
-        values["input"],
-        values["filter"],
-        values["pool"],
-        args.pool_stride,
-        allow_large=args.allow_large,
-        channels=values["channels"],
-        filters=values["filters"],
-        stride=values["stride"],
-        padding=values["padding"],
-        activation=values["activation"],
-        leaky_slope=values["leaky_slope"],
-        pool_type=values["pool_type"],
-    )
-
-
-def _command_line(spec: NetworkSpec) -> str:
-    """The command that regenerates the module, written from the validated spec (never from
-    the raw arguments, so no user text reaches the generated source). Several blocks need a
-    config file: the command names one, and the module's header prints its text."""
-    if len(spec.blocks) > 1:
-        return "symbp derive --config net.toml"
-    (h, w), (kh, kw) = spec.input_shape, spec.filter_shape
-    words = ["symbp derive", f"--input {h}x{w}"]
-    if spec.channels != 1:
-        words.append(f"--channels {spec.channels}")
-    words.append(f"--filter {kh}x{kw}")
-    for flag, value, default in (
-        ("--filters", spec.filters, 1),
-        ("--stride", spec.stride, 1),
-        ("--padding", spec.padding, 0),
-        ("--activation", spec.activation, "relu"),
-    ):
-        if value != default:
-            words.append(f"{flag} {value}")
-    if spec.activation == "leaky_relu":
-        words.append(f"--leaky-slope {spec.leaky_slope!r}")
-    if spec.pool_type != "max":
-        words.append(f"--pool-type {spec.pool_type}")
-    if spec.pool_type != "none":
-        words.append(f"--pool {spec.pool_size}")
-        if spec.pool_step != spec.pool_size:
-            words.append(f"--pool-stride {spec.pool_step}")
-    if spec.symbolic_cost > DEFAULT_SYMBOLIC_BUDGET:
-        words.append("--allow-large")
-    return " ".join(words)
+    values = {SPEC_FLAGS[key]: value for key, value in given.items()}
+    return spec_from_strings(allow_large=args.allow_large, **values)
 
 
 def checked_title(text: str) -> str:
@@ -295,7 +271,7 @@ class _Console:
     def report(self, command: str, checked: Checked, code: int, **extra: Any) -> int:
         """With --json, the one JSON document; returns the exit code either way."""
         if self.json:
-            from .report import dumps, report_data
+            from symbp.report import dumps, report_data
 
             data = report_data(command, checked, **extra)
             data["exit_code"] = code
@@ -304,8 +280,8 @@ class _Console:
 
 
 def _run_derive(args: argparse.Namespace) -> int:
-    from .files import prepare_directory
-    from .pipeline import check_spec
+    from symbp.pipeline import check_spec
+    from symbp.support.files import prepare_directory
 
     console = _Console(args)
     formats = parse_formats(args.format)
@@ -326,7 +302,7 @@ def _run_derive(args: argparse.Namespace) -> int:
     notes: list[str] = []
     pdf_data: dict[str, Any] | None = None
     if "pdf" in formats:
-        from .latex import LatexError, compile_pdf, missing_engine_notice
+        from symbp.document.pdf import LatexError, compile_pdf, missing_engine_notice
 
         try:
             compiled = compile_pdf(tex, jobname=Path(FORMATS["tex"]).stem)
@@ -366,13 +342,13 @@ def _render(
     args: argparse.Namespace, derivation: Derivation, proofs: list[Proof], formats: list[str]
 ) -> tuple[dict[str, str | bytes], str]:
     """The requested text files in writing order, and the LaTeX source (needed for a PDF too)."""
-    from .codegen import generate_source
-    from .document import render_document, render_markdown
+    from symbp.codegen.module import generate_source
+    from symbp.document.build import render_document, render_markdown
 
     progress.step("rendering the files")
     files: dict[str, str | bytes] = {}
     if "py" in formats:
-        files[FORMATS["py"]] = generate_source(derivation, command=_command_line(derivation.spec))
+        files[FORMATS["py"]] = generate_source(derivation, command=derivation.spec.command_line())
     tex = ""
     if "tex" in formats or "pdf" in formats:
         tex = render_document(derivation, proofs, args.title)
@@ -385,7 +361,7 @@ def _render(
 
 def _write(out: Path, files: dict[str, str | bytes]) -> None:
     """The run's files as one set: all of them land, or none (see files.write_set)."""
-    from .files import write_set
+    from symbp.support.files import write_set
 
     write_set(out, files)
 
@@ -417,11 +393,15 @@ def _latex_failed(
 
 
 def _run_explain(args: argparse.Namespace) -> int:
-    from .derivation import derive, quantity_shapes
-    from .explain import ExplainError, explain, parse_element
+    from symbp.document.explain import ExplainError, explain, parse_element
+    from symbp.symbolic.derivation import derive, quantity_shapes
 
     element = " ".join(args.element)
     spec = _spec(args)
+    law = explain_law(element, spec)
+    if law is not None:  # `symbp explain dX` for the law, `symbp explain 'dX[2,3]'` for an element
+        _say(law, end="")
+        return EXIT_OK
     shapes = {n: s for n, s in quantity_shapes(spec).items() if n not in ("L", "Y")}
     try:
         parse_element(element, shapes)  # refuse a bad name before the derivation's work
@@ -431,8 +411,16 @@ def _run_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_laws(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    try:
+        return run_laws(args, spec)
+    except ValueError as error:  # an unknown --law
+        raise UsageError(str(error)) from None
+
+
 def _run_verify(args: argparse.Namespace) -> int:
-    from .pipeline import check_spec
+    from symbp.pipeline import check_spec
 
     console = _Console(args)
     checked = check_spec(_spec(args))
@@ -535,6 +523,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return _run_derive(args)
                 if args.command == "explain":
                     return _run_explain(args)
+                if args.command == "train":
+                    return run_train(args, _spec(args))
+                if args.command == "laws":
+                    return _run_laws(args)
                 return _run_verify(args)
     except (UsageError, SpecError, OutputError) as error:
         _say(f"symbp: error: {error}", sys.stderr)

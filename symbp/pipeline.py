@@ -11,13 +11,13 @@ import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import progress
-from .spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
+from symbp.support import progress
 
 if TYPE_CHECKING:
-    from .derivation import Derivation
-    from .proofs import Proof
-    from .verify import Report
+    from symbp.proofs import Proof
+    from symbp.reference.verify import Report
+    from symbp.symbolic.derivation import Derivation
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Checked:
 
 def check_spec(spec: NetworkSpec) -> Checked:
     """Derive, prove, compile and verify one network; nothing is written."""
-    from .verify import start_torch_reference, verify
+    from symbp.reference.verify import start_torch_reference, verify
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -51,9 +51,9 @@ def check_spec(spec: NetworkSpec) -> Checked:
 
     progress.step("starting PyTorch and SymPy")
     torch_answers = start_torch_reference(spec)  # PyTorch works on the other core meanwhile
-    from .codegen import load  # SymPy is imported here, while the worker starts
-    from .derivation import derive
-    from .proofs import prove_all
+    from symbp.codegen.module import load  # SymPy is imported here, while the worker starts
+    from symbp.proofs import prove_all
+    from symbp.symbolic.derivation import derive
 
     lap("start")
     derivation = derive(spec)

@@ -13,11 +13,11 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .spec import NetworkSpec
+from symbp.spec.model import NetworkSpec
+from symbp.support.version import __version__
 
 if TYPE_CHECKING:
-    from .pipeline import Checked
+    from symbp.pipeline import Checked
 
 SCHEMA_ID = "symbp-report/1"
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import max_errors
-from symbp.spec import ConvBlock, NetworkSpec
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import max_errors
+from symbp.spec.model import ConvBlock, NetworkSpec
 
 M = 5
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import sympy as sp
 
-from symbp.layers import LAYER_RULES, indicator, pool_windows
-from symbp.symbols import object_array
+from symbp.symbolic.layers import LAYER_RULES, indicator, pool_windows
+from symbp.symbolic.symbols import object_array
 
 
 def with_rule(kind, build):

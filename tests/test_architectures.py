@@ -13,16 +13,16 @@ import sympy as sp
 from architectures import ARCHITECTURE_IDS, ARCHITECTURE_SPECS, integer_case, random_case
 from broken_rules import last_max_pool, with_rule
 
-from symbp.codegen import load
-from symbp.derivation import derive
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import max_errors, same_zero_pattern
-from symbp.layers import first_max_conditions, indicator, pool_windows
+from symbp.codegen.module import load
 from symbp.proofs import prove_all
-from symbp.spec import ConvBlock, NetworkSpec
-from symbp.symbols import object_array
-from symbp.torch_oracle import torch_available, torch_gradients
-from symbp.verify import verify
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import max_errors, same_zero_pattern
+from symbp.reference.torch_oracle import torch_available, torch_gradients
+from symbp.reference.verify import verify
+from symbp.spec.model import ConvBlock, NetworkSpec
+from symbp.symbolic.derivation import derive
+from symbp.symbolic.layers import first_max_conditions, indicator, pool_windows
+from symbp.symbolic.symbols import object_array
 
 needs_torch = pytest.mark.skipif(not torch_available(), reason="PyTorch is not installed")
 

@@ -25,10 +25,10 @@ from architectures import (
     random_case,
 )
 
-from symbp.engine import NumericNetwork, quantity_names
-from symbp.gradcheck import finite_difference_gradients, same_zero_pattern
-from symbp.spec import ACTIVATIONS, POOL_TYPES, NetworkSpec, squeeze
-from symbp.torch_oracle import torch_available, torch_gradients
+from symbp.reference.engine import NumericNetwork, quantity_names
+from symbp.reference.gradcheck import finite_difference_gradients, same_zero_pattern
+from symbp.reference.torch_oracle import torch_available, torch_gradients
+from symbp.spec.model import ACTIVATIONS, POOL_TYPES, NetworkSpec, squeeze
 
 needs_torch = pytest.mark.skipif(not torch_available(), reason="PyTorch is not installed")
 

@@ -117,12 +117,12 @@ def test_console_entry_points():
 
 
 def test_an_internal_error_is_one_line(capsys, monkeypatch):
-    import symbp.derivation
+    import symbp.symbolic.derivation
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(symbp.derivation, "derive", broken)
+    monkeypatch.setattr(symbp.symbolic.derivation, "derive", broken)
     monkeypatch.delenv("SYMBP_DEBUG", raising=False)
     code, _, err = run(capsys, "explain", "dB1")
     assert code == 1
@@ -130,3 +130,38 @@ def test_an_internal_error_is_one_line(capsys, monkeypatch):
         "symbp: internal error: RuntimeError: simulated bug; no file was left half-written "
         "(set SYMBP_DEBUG=1 for the traceback)"
     ]
+
+
+# ------------------------------------------------------------------ laws and train, as wired
+def test_laws_holds_for_the_default_and_says_how_each_was_established(capsys):
+    code, out, err = run(capsys, "laws")
+    assert code == 0, err
+    assert "[holds: symbolic] dX:" in out and "[holds: checked for" in out
+    assert out.rstrip().endswith("every instance reproduces the derivation")
+
+
+def test_laws_takes_the_spec_options_and_refuses_an_unknown_law(capsys):
+    code, out, _ = run(capsys, "laws", "--input", "7x7", "--stride", "2", "--padding", "1")
+    assert code == 0 and "7x7 input" in out
+    code, _, err = run(capsys, "laws", "--law", "nope")
+    assert code == 2 and err.startswith("symbp: error: unknown law 'nope'")
+    assert err.count("\n") == 1
+
+
+def test_explain_prints_a_law_by_name_and_an_element_by_index(capsys):
+    code, out, _ = run(capsys, "explain", "dX", "--input", "8x8", "--padding", "1")
+    assert code == 0 and out.startswith("dX [holds: symbolic]") and "P = 1" in out
+    code, out, _ = run(capsys, "explain", "dW1[0,1]")
+    assert code == 0 and out.startswith("dL/dW1[0,1]")
+
+
+def test_train_writes_its_files_and_refuses_bad_settings(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    code, out, err = run(capsys, "train", "--steps", "20", "--out", str(tmp_path / "t"))
+    assert code == 0, err
+    assert {"training.json", "training.png", "filters.pdf"} <= {
+        p.name for p in (tmp_path / "t").iterdir()
+    }
+    assert "majority class" in out
+    code, _, err = run(capsys, "train", "--steps", "0", "--out", str(tmp_path / "u"))
+    assert code == 2 and err.startswith("symbp: error: --steps") and not (tmp_path / "u").exists()

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from symbp import derive, load
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import finite_difference_gradients, max_errors, same_zero_pattern
-from symbp.spec import NetworkSpec
-from symbp.torch_oracle import torch_available, torch_gradients
-from symbp.verify import crafted_cases, random_cases, smooth_cases
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import finite_difference_gradients, max_errors, same_zero_pattern
+from symbp.reference.torch_oracle import torch_available, torch_gradients
+from symbp.reference.verify import crafted_cases, random_cases, smooth_cases
+from symbp.spec.model import NetworkSpec
 
 SPECS = {
     "6x6/3/2": NetworkSpec(),
@@ -197,7 +197,7 @@ def test_float32_and_list_inputs_are_accepted():
 
 
 def test_generated_source_imports_only_numpy():
-    from symbp.codegen import generate_source
+    from symbp.codegen.module import generate_source
 
     tree = ast.parse(generate_source(derive()))
     imports = {
@@ -214,7 +214,7 @@ def test_long_sums_compile_flat():
     """dW1 at 60x60 sums 3364 products; a + b + ... that long overflows Python's compiler."""
     import sympy as sp
 
-    from symbp.printers import NumPyCodePrinter, ScalarCodePrinter
+    from symbp.codegen.printers import NumPyCodePrinter, ScalarCodePrinter
 
     terms = sp.symbols("a0:5000")
     for printer in (NumPyCodePrinter(), ScalarCodePrinter()):

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symbp.cli import main
-from symbp.config import load_config, parse_config
-from symbp.spec import ConvBlock, NetworkSpec, SpecError
+from symbp.spec.config import load_config, parse_config
+from symbp.spec.model import ConvBlock, NetworkSpec, SpecError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -9,11 +9,11 @@ import pytest
 import sympy as sp
 from broken_rules import last_max_pool, with_rule
 
-from symbp.derivation import derive
-from symbp.layers import indicator
 from symbp.proofs import ProofError, check, prove_all
-from symbp.spec import NetworkSpec
-from symbp.symbols import object_array
+from symbp.spec.model import NetworkSpec
+from symbp.symbolic.derivation import derive
+from symbp.symbolic.layers import indicator
+from symbp.symbolic.symbols import object_array
 
 SPECS = [
     NetworkSpec(),
@@ -57,7 +57,7 @@ def test_head_collapses_to_a2_minus_y(default):
     assert sp.expand(default.head.result - (a2 - y)) == 0
     # SymPy's intermediate forms are kept for the document, not replaced by the answer.
     assert default.head.product.has(sp.exp)
-    assert sp.expand(default.head.da2_dz2_in_a2 - a2 * (1 - a2)) == 0
+    assert sp.expand(default.head.dprediction_in_output - a2 * (1 - a2)) == 0
 
 
 def test_dw1_element_is_the_explicit_sum_of_16_products(default):

@@ -17,14 +17,14 @@ import pytest
 SCRIPT = """
 import hashlib, sys
 from symbp import NetworkSpec, derive, generate_source
-from symbp.document import render_document
+from symbp.document.build import render_document
 from symbp.proofs import prove_all
 spec = NetworkSpec(tuple(map(int, sys.argv[1].split("x"))))
 d = derive(spec)
 proofs = prove_all(d)
 outputs = {"py": generate_source(d), "tex": render_document(d, proofs, "T")}
 try:
-    from symbp.document import render_markdown
+    from symbp.document.build import render_markdown
     outputs["md"] = render_markdown(d, proofs, "T")
 except ImportError:
     pass

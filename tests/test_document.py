@@ -1,9 +1,13 @@
-"""The derivation document: its numbers, its LaTeX (compiled), its Markdown, its escaping.
+"""The derivation document: one family for every network, its numbers, its LaTeX (compiled),
+its Markdown, its escaping, its notebook forms.
 
-The worked example's numbers are parsed back out of the rendered LaTeX and compared with the
-numeric engine run here, formatted independently, so a wrong, stale or misplaced matrix fails.
-The LaTeX is compiled with pdflatex (twice, for references) for several specs; the log must
-have no undefined references and few overfull boxes, and the PDF text the key results.
+What every document must be (all its sections, well-formed Markdown math, the same bytes twice,
+escaped titles, notebook forms) is checked for every network of the architecture matrix,
+the teaching network included. The worked example's numbers are parsed back out of the rendered
+LaTeX and compared with the numeric engine run here, formatted independently, so a wrong, stale
+or misplaced matrix fails. The LaTeX is compiled with pdflatex (twice, for references) for
+several specs; the log must have no undefined references and few overfull boxes, and the PDF
+text the key results.
 """
 
 from __future__ import annotations
@@ -13,21 +17,23 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
+from architectures import ARCHITECTURE_IDS, ARCHITECTURE_SPECS
+from jupyter import displayed
 from latex_tools import compile_tex, require_tex_tools
 
-from symbp.derivation import derive
-from symbp.document import (
+from symbp.document.build import (
     notebook_latex,
     notebook_markdown,
     render_document,
     render_markdown,
     worked_example,
 )
-from symbp.engine import NumericNetwork
-from symbp.printers import DocumentLatexPrinter
+from symbp.document.latex_printer import DocumentLatexPrinter
+from symbp.document.render import escape_markdown, escape_tex
 from symbp.proofs import prove_all
-from symbp.render import escape_markdown, escape_tex
-from symbp.spec import NetworkSpec
+from symbp.reference.engine import NumericNetwork
+from symbp.spec.model import NetworkSpec
+from symbp.symbolic.derivation import derive
 
 DEFAULT = NetworkSpec()
 COMPILED = {
@@ -279,12 +285,6 @@ def test_markdown_shows_the_same_numbers(default_md):
         assert _shown(section, lhs) == _formatted(expected[name], 4)
 
 
-def test_documents_are_deterministic(default_derivation, default_tex, default_md):
-    d, proofs = default_derivation
-    assert render_document(d, proofs, "Backpropagation in a CNN") == default_tex
-    assert render_markdown(d, proofs, "Backpropagation in a CNN") == default_md
-
-
 def test_titles_are_escaped():
     assert escape_tex(r"\input{x}") == r"\textbackslash{}input\{x\}"
     assert escape_tex("50% & $5 #1 ~ ^_") == (
@@ -303,22 +303,84 @@ def test_printer_notation(default_derivation):
     assert printer.doprint(a2**2) == "(a^{(2)})^{2}"
     assert printer.doprint(sp.log(a2)) == r"\log a^{(2)}"
     assert printer.doprint(d.forward[1].expressions[0, 0]) == ("z^{(1)}_{0,0} [z^{(1)}_{0,0} > 0]")
-    assert r"\left(" not in printer.doprint(d.head.da2_dz2_in_a2)
+    assert r"\left(" not in printer.doprint(d.head.dprediction_in_output)
     assert printer.doprint(sp.Derivative(d.quantities["L"].symbols[()], z)) == (
         r"\frac{\partial L}{\partial z^{(1)}_{0,0}}"
     )
 
 
-def test_notebook_forms(default_derivation):
-    d, _ = default_derivation
-    latex = notebook_latex(d)
-    assert latex.startswith("$$") and latex.endswith("$$")
-    assert r"\begin{aligned}" in latex and "a^{(2)} - y" in latex
-    assert "15 trainable parameters" in latex and r"\BLOCK" not in latex
-    assert d._repr_latex_() == latex
-    markdown = notebook_markdown(d)
-    assert "| Gradient |" in markdown and "$$" in markdown and "15" in markdown
-    assert d._repr_markdown_() == markdown
+# ------------------------------------------------------------------ every network, one family
+SECTIONS = [
+    "The network",
+    "Forward pass, element by element",
+    "The chain rule, parameter by parameter",
+    "Backward pass, layer by layer",
+    "The convolution layer",
+    "A batch of",
+    "A worked example with numbers",
+    "What the derivation proves",
+]
+TEACHING_SUBSECTIONS = [
+    "Convolution",
+    "ReLU",
+    "Max-pool",
+    "Flatten",
+    "Dense layer, sigmoid and loss",
+    "Loss and sigmoid: the product collapses to",
+    "Dense layer:",
+    "Flatten: reshape back",
+    "Max-pool: the gradient is routed to the maximum",
+    "ReLU: the mask",
+    "Local derivatives",
+    "The bias:",
+    "The filter: every",
+    "The pattern: a cross-correlation of the image with",
+    "The input:",
+    "Summary: all 15 gradients",
+    "Forward",
+    "Backward",
+    "One step of gradient descent",
+]
+
+
+@pytest.fixture(scope="module")
+def documents():
+    """name -> (derivation, proofs, LaTeX, Markdown), each built once, on demand."""
+    built: dict[str, tuple] = {}
+
+    def get(name: str) -> tuple:
+        if name not in built:
+            d = derive(ARCHITECTURE_SPECS[name])
+            proofs = prove_all(d, full_composition=False)
+            built[name] = (d, proofs, render_document(d, proofs, "T"), render_markdown(d, proofs, "T"))
+        return built[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", ARCHITECTURE_IDS)
+def test_every_network_gets_every_section(documents, name):
+    d, proofs, tex, md = documents(name)
+    headings = re.findall(r"\\section\{([^}]*)", tex)
+    assert len(headings) == len(SECTIONS)
+    for heading, expected in zip(headings, SECTIONS, strict=True):
+        assert heading.startswith(expected), (heading, expected)
+    for number, expected in enumerate(SECTIONS, start=1):
+        assert f"\n## {number} {expected}" in md, expected
+    # per conv block: both patterns with their figures; the example's every parameter
+    for stage in d.conv_stages:
+        n = stage.block
+        assert f"\\label{{fig:weight{n}}}" in tex and f"\\label{{fig:input{n}}}" in tex
+    example = tex[tex.index(r"\section{A worked example") : tex.index(r"\section{What the")]
+    for name_ in d.parameter_names:
+        assert f"% example:updated.{name_}" in example, name_
+    assert f"All {len(proofs)} proofs hold." in tex and f"All {len(proofs)} proofs hold." in md
+
+
+def test_the_teaching_network_keeps_its_teaching_sections(default_tex):
+    titles = re.findall(r"\\(?:sub)?section\{([^}]*)", default_tex)
+    for expected in TEACHING_SUBSECTIONS:
+        assert any(t.startswith(expected) for t in titles), expected
 
 
 def _balanced(math: str) -> bool:
@@ -339,20 +401,52 @@ def _balanced(math: str) -> bool:
     return depth == 0 and not stack
 
 
-@pytest.mark.parametrize(
-    "spec", [DEFAULT, NetworkSpec((7, 7), (3, 3), 3, 2)], ids=["6x6", "7x7-pool3-stride2"]
-)
-def test_markdown_math_is_well_formed(spec, default_md):
-    if spec == DEFAULT:
-        markdown = default_md
-    else:
-        d = derive(spec)
-        markdown = render_markdown(d, prove_all(d, full_composition=False), "T")
-    blocks = re.findall(r"```math\n(.*?)```", markdown, re.S)
-    assert blocks and all(_balanced(block) for block in blocks)
-    prose = re.sub(r"```.*?```", "", markdown, flags=re.S)
+@pytest.mark.parametrize("name", ARCHITECTURE_IDS)
+def test_markdown_math_is_well_formed(documents, name):
+    _, _, _, md = documents(name)
+    for leftover in ("tikz", r"\BLOCK", r"\VAR", r"\#{", r"\begin{align*}", r"\label", r"\ref"):
+        assert leftover not in md, leftover
+    assert md.count("```") % 2 == 0
+    blocks = re.findall(r"```math\n(.*?)```", md, re.S)
+    assert len(blocks) >= 20 and all(_balanced(block) for block in blocks)
+    prose = re.sub(r"```.*?```", "", md, flags=re.S)
     for line in prose.splitlines():
         unescaped = re.sub(r"\\\$", "", line)
         assert unescaped.count("$") % 2 == 0, line
         for inline in re.findall(r"\$([^$]+)\$", unescaped):
             assert _balanced(inline) and inline == inline.strip(), inline
+
+
+@pytest.mark.parametrize("name", ARCHITECTURE_IDS)
+def test_documents_are_deterministic(documents, name):
+    d, proofs, tex, md = documents(name)
+    assert render_document(d, proofs, "T") == tex
+    assert render_markdown(d, proofs, "T") == md
+
+
+@pytest.mark.parametrize("name", ARCHITECTURE_IDS)
+def test_titles_are_printed_literally(documents, name):
+    d, proofs, _, _ = documents(name)
+    title = r"\input{secret.txt} 50% & $x$ #1"
+    tex = render_document(d, proofs, title)
+    assert r"\title{\textbackslash{}input\{secret.txt\} 50\% \& \$x\$ \#1}" in tex
+    assert r"\input{secret" not in tex
+    md = render_markdown(d, proofs, title)
+    assert md.startswith(r"# \\input{secret.txt} 50% \& \$x\$ \#1" + "\n")
+
+
+@pytest.mark.parametrize("name", ARCHITECTURE_IDS)
+def test_notebook_forms(documents, name):
+    d, _, _, _ = documents(name)
+    head = f"a^{{({d.prediction[1:]})}} - y"
+    latex = notebook_latex(d)
+    assert latex.startswith("$$") and latex.endswith("$$") and r"\begin{aligned}" in latex
+    assert f"{d.spec.parameter_count} trainable parameters" in latex
+    assert head in latex and r"\BLOCK" not in latex
+    markdown = notebook_markdown(d)
+    assert "| Gradient |" in markdown and "$$" in markdown and head in markdown
+    for name_ in d.parameter_names:  # every parameter's first gradient element
+        first = d.quantities[name_].tex.replace(name_[0].lower(), r"\delta " + name_[0].lower(), 1)
+        assert first in markdown, first
+    shown = displayed(d)
+    assert shown["text/latex"] == latex and shown["text/markdown"] == markdown

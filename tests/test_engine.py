@@ -2,8 +2,8 @@
 
 (a) A deliberately slow pure-Python reference in this file: explicit loops, Python floats,
     `math` functions, no NumPy in the arithmetic. Agreement to 1e-12 relative.
-(b) Central finite differences (symbp.gradcheck), on random data kept away from kinks.
-(c) PyTorch autograd (symbp.torch_oracle), including crafted cases where the conventions
+(b) Central finite differences (symbp.reference.gradcheck), on random data kept away from kinks.
+(c) PyTorch autograd (symbp.reference.torch_oracle), including crafted cases where the conventions
     matter: tied pool windows, Z1 exactly 0, a saturated sigmoid, labels 0 and 1.
 """
 
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import finite_difference_gradients, max_errors, same_zero_pattern
-from symbp.spec import NetworkSpec
-from symbp.torch_oracle import INSTALL_HINT, torch_available, torch_gradients
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import finite_difference_gradients, max_errors, same_zero_pattern
+from symbp.reference.torch_oracle import INSTALL_HINT, torch_available, torch_gradients
+from symbp.spec.model import NetworkSpec
 
 SPECS = {
     "6x6-f3-p2": NetworkSpec((6, 6), (3, 3), 2),

@@ -8,7 +8,7 @@ import pytest
 
 from symbp import NetworkSpec, derive
 from symbp.cli import main
-from symbp.explain import ExplainError, explain, parse_element
+from symbp.document.explain import ExplainError, explain, parse_element
 
 
 def run(capsys, *argv):

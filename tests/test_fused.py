@@ -10,10 +10,10 @@ import pytest
 from architectures import ARCHITECTURE_SPECS
 
 from symbp import derive, load
-from symbp.fused import FusedUnavailable, compile_fused, generate_c_source
-from symbp.gradcheck import max_errors, same_zero_pattern
-from symbp.spec import NetworkSpec
-from symbp.verify import crafted_cases, random_cases
+from symbp.codegen.fused import FusedUnavailable, compile_fused, generate_c_source
+from symbp.reference.gradcheck import max_errors, same_zero_pattern
+from symbp.reference.verify import crafted_cases, random_cases
+from symbp.spec.model import NetworkSpec
 
 SPECS = [
     NetworkSpec(),
@@ -28,7 +28,7 @@ SPECS = [
 HAS_COMPILER = shutil.which("cc") is not None or shutil.which("gcc") is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def both(spec):
     d = derive(spec)
     return compile_fused(d), load(d)

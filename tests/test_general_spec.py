@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from symbp.cli import main
-from symbp.config import parse_config
-from symbp.engine import NumericNetwork
-from symbp.spec import ConvBlock, NetworkSpec, SpecError, spec_from_strings
-from symbp.torch_oracle import torch_available
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.torch_oracle import torch_available
+from symbp.spec.config import parse_config
+from symbp.spec.model import ConvBlock, NetworkSpec, SpecError, spec_from_strings
 
 
 @pytest.mark.parametrize(
@@ -241,8 +241,8 @@ def test_review_findings_stay_fixed():
     spec = NetworkSpec(activation="leaky_relu", leaky_slope=np.float64(0.25))
     assert "leaky_slope = 0.25" in spec.to_toml() and parse_config(spec.to_toml()) == spec
 
-    from symbp.derivation import derive
     from symbp.proofs import prove_all
+    from symbp.symbolic.derivation import derive
 
     d = derive(NetworkSpec((6, 6), (3, 2), filters=2, pool_type="none"))
     statement = next(p.statement for p in prove_all(d, full_composition=False) if p.key == "dX")

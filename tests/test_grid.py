@@ -22,12 +22,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from symbp.codegen import load
-from symbp.derivation import derive
+from symbp.codegen.module import load
 from symbp.proofs import prove_all
-from symbp.spec import ConvBlock, NetworkSpec, SpecError, spec_from_strings
-from symbp.torch_oracle import torch_available
-from symbp.verify import verify
+from symbp.reference.torch_oracle import torch_available
+from symbp.reference.verify import verify
+from symbp.spec.model import ConvBlock, NetworkSpec, SpecError, spec_from_strings
+from symbp.symbolic.derivation import derive
 
 SEED = 20261124
 GRID_ALL = 200  # accepted specs in the full grid

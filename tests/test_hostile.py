@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from symbp.cli import main
-from symbp.files import folder_lock, remove_stale_temporaries, write_set
+from symbp.support.files import folder_lock, remove_stale_temporaries, write_set
 
 HANG_TIMEOUT = 60  # seconds; each of these answers in about one
 
@@ -65,7 +65,7 @@ def test_huge_or_odd_values_get_a_short_error_at_once(argv, words, tmp_path):
 
 
 def test_pool_hint_lists_divisors_arithmetically():
-    from symbp.spec import SpecError, spec_from_strings
+    from symbp.spec.model import SpecError, spec_from_strings
 
     with pytest.raises(SpecError, match=r"pool sizes that fit 99 rows: 1, 3, 9, 11, 33, 99\)"):
         spec_from_strings("101x6", allow_large=True)
@@ -101,7 +101,7 @@ def test_config_from_an_endless_device_is_refused():
 
 def test_a_byte_order_mark_is_read_as_utf8(tmp_path, capsys):
     path = config(tmp_path, b'\xef\xbb\xbfinput = "6x6"\npool_type = "avg"\n')
-    from symbp.config import load_config
+    from symbp.spec.config import load_config
 
     assert load_config(path).pool_type == "avg"
 
@@ -133,12 +133,12 @@ def test_empty_out_is_refused(tmp_path, capsys):
 
 
 def test_unwritable_out_is_refused_before_the_derivation(monkeypatch, capsys):
-    import symbp.derivation
+    import symbp.symbolic.derivation
 
     def never(*args, **kwargs):
         raise AssertionError("the derivation ran before --out was checked")
 
-    monkeypatch.setattr(symbp.derivation, "derive", never)
+    monkeypatch.setattr(symbp.symbolic.derivation, "derive", never)
     assert main(["derive", "--out", "/sys/kernel", "--format", "md"]) == 2
     assert "cannot write into output folder /sys/kernel" in capsys.readouterr().err
 
@@ -162,7 +162,7 @@ def test_a_closed_pipe_on_stdout_keeps_the_files(tmp_path):
 
 SIGNAL_DURING_SECOND_STAGE = """
 import os, signal, sys
-import symbp.files
+import symbp.support.files
 real_fsync, calls = os.fsync, []
 
 def fsync(fd):
@@ -171,7 +171,7 @@ def fsync(fd):
     if len(calls) == 2:  # the second file is staged, nothing is renamed yet
         os.kill(os.getpid(), int(sys.argv[2]))
 
-symbp.files.os.fsync = fsync
+symbp.support.files.os.fsync = fsync
 from symbp.cli import main
 sys.exit(main(["derive", "--format", "py,tex", "--out", sys.argv[1]]))
 """
@@ -214,10 +214,10 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next(tmp_path):
 
 
 def test_a_failed_write_changes_nothing(tmp_path, monkeypatch):
-    import symbp.files
+    import symbp.support.files
 
     (tmp_path / "a.txt").write_text("old a")
-    real_stage, calls = symbp.files._stage, []
+    real_stage, calls = symbp.support.files._stage, []
 
     def failing(path, data):
         calls.append(path)
@@ -225,7 +225,7 @@ def test_a_failed_write_changes_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_stage(path, data)
 
-    monkeypatch.setattr(symbp.files, "_stage", failing)
+    monkeypatch.setattr(symbp.support.files, "_stage", failing)
     with pytest.raises(OSError, match="No space"):
         write_set(tmp_path, {"a.txt": "new a", "b.txt": "new b"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from symbp import NetworkSpec, derive, load
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import max_errors
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import max_errors
 
 DEFAULT = NetworkSpec()
 AVG = NetworkSpec((6, 6), pool_type="avg")
@@ -269,7 +269,7 @@ def test_input_gradient_and_predict_extra_memory_is_bounded():
 @pytest.mark.parametrize("kind", ["string", "datetime64", "timedelta64", "object str"])
 @pytest.mark.parametrize("where", ["X", "Y", "W1"])
 def test_fused_backend_refuses_the_same_inputs(kind, where):
-    from symbp.fused import compile_fused
+    from symbp.codegen.fused import compile_fused
 
     fused = compile_fused(derive(DEFAULT))
     x, y, params = batch(5)
@@ -277,3 +277,25 @@ def test_fused_backend_refuses_the_same_inputs(kind, where):
         fused.gradients(*replace(where, NOT_NUMBERS[kind], x, y, params))
     with pytest.raises(ValueError, match=rf"^{where} is a masked array"):
         fused.gradients(*replace(where, masked, x, y, params))
+
+
+def test_tracebacks_and_inspect_show_the_generated_source() -> None:
+    import inspect
+    import linecache
+    import traceback
+
+    module = load(derive(NetworkSpec()))
+    filename = module.__file__
+    assert filename.startswith("<symbp generated gradients ")
+    assert inspect.getsource(module.loss).startswith("def loss(X, Y, params):")
+    try:
+        module.loss(np.zeros((2, 5, 5)), np.zeros(2), {})
+    except ValueError:
+        shown = traceback.format_exc()
+    else:
+        raise AssertionError("a wrong image shape must be refused")
+    assert f'File "{filename}"' in shown
+    raise_line = next(line for line in shown.splitlines()[::-1] if "raise ValueError" in line)
+    assert raise_line.strip().startswith("raise ValueError")  # the generated line itself
+    linecache.checkcache()  # no file behind it: the entry must survive a cache check
+    assert linecache.getlines(filename)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from symbp import render
+from symbp.document import render
 from symbp.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,8 +55,21 @@ def template_files() -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
+def test_every_module_is_in_the_wheel(wheel: Path) -> None:
+    """pyproject.toml lists the packages by hand (templates/ is mapped into one of them): a
+    subpackage left off the list would be missing from every install but the editable one."""
+    modules = sorted(
+        p.relative_to(REPO).as_posix()
+        for p in (REPO / "symbp").rglob("*.py")
+        if "__pycache__" not in p.parts
+    )
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert [m for m in modules if m not in names] == []
+
+
 def test_every_template_is_in_the_wheel_where_render_looks(wheel: Path) -> None:
-    package = Path(render.__file__).resolve().parent
+    package = Path(render.__file__).resolve().parent.parent  # symbp/
     where = render.TEMPLATE_FOLDERS[0].relative_to(package.parent).as_posix()  # symbp/templates
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -70,7 +83,7 @@ def test_every_template_is_in_the_wheel_where_render_looks(wheel: Path) -> None:
 LOAD_EVERY_TEMPLATE = """
 import sys
 from pathlib import Path
-from symbp import render
+from symbp.document import render
 folder = render.templates_folder()
 assert folder.is_relative_to(Path(sys.argv[1]).resolve()), folder
 env = render.latex_environment({})

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import symbp.document
+import symbp.document.build
 from symbp.cli import main
-from symbp.latex import (
+from symbp.document.pdf import (
     INSTALL_HINT,
     Engine,
     LatexError,
@@ -107,11 +107,11 @@ def test_pdf_only_compiles_the_tex_in_memory(tex_tools, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def default_tex() -> str:
-    from symbp.derivation import derive
     from symbp.proofs import prove_all
+    from symbp.symbolic.derivation import derive
 
     d = derive()
-    return symbp.document.render_document(d, prove_all(d), "Backpropagation in a CNN")
+    return symbp.document.build.render_document(d, prove_all(d), "Backpropagation in a CNN")
 
 
 def test_same_tex_gives_the_same_pdf_bytes(tex_tools, default_tex):
@@ -149,14 +149,14 @@ def test_no_tex_engine_is_a_one_line_notice_not_a_failure(tmp_path, capsys, monk
 def test_tex_error_keeps_the_tex_shows_the_first_error_and_writes_no_pdf(
     tex_tools, tmp_path, capsys, monkeypatch
 ):
-    real = symbp.document.render_document
+    real = symbp.document.build.render_document
 
     def broken(*args, **kwargs):
         return real(*args, **kwargs).replace(
             "\\begin{document}", "\\begin{document}\n\\undefinedmacro", 1
         )
 
-    monkeypatch.setattr(symbp.document, "render_document", broken)
+    monkeypatch.setattr(symbp.document.build, "render_document", broken)
     code, out, err = run(capsys, "derive", "--format", "tex,pdf,py", "--out", str(tmp_path))
     assert code == 1
     lines = err.strip().splitlines()
@@ -188,7 +188,7 @@ def test_tex_error_keeps_the_tex_shows_the_first_error_and_writes_no_pdf(
 def test_tex_error_without_tex_in_the_formats_still_keeps_the_tex(
     tex_tools, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr(symbp.document, "render_document", lambda *a, **k: "\\nosuchmacro\n")
+    monkeypatch.setattr(symbp.document.build, "render_document", lambda *a, **k: "\\nosuchmacro\n")
     code, _, err = run(capsys, "derive", "--format", "pdf", "--out", str(tmp_path))
     assert code == 1 and "Undefined control sequence" in err
     assert {p.name for p in tmp_path.iterdir()} == {"cnn_backprop.tex"}

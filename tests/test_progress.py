@@ -17,8 +17,8 @@ from broken_rules import last_max_pool, with_rule
 
 from symbp import progress
 from symbp.cli import main
-from symbp.progress import TerminalProgress
 from symbp.report import SCHEMA
+from symbp.support.progress import TerminalProgress
 
 NUMBERS = re.compile(r"[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?")
 
@@ -138,11 +138,11 @@ def test_verify_json_for_a_general_spec(capsys):
 
 
 def test_verify_json_reports_a_broken_rule(capsys, monkeypatch):
-    import symbp.derivation
+    import symbp.symbolic.derivation
 
     broken = with_rule("maxpool", last_max_pool)
-    real = symbp.derivation.derive
-    monkeypatch.setattr(symbp.derivation, "derive", lambda spec: real(spec, rules=broken))
+    real = symbp.symbolic.derivation.derive
+    monkeypatch.setattr(symbp.symbolic.derivation, "derive", lambda spec: real(spec, rules=broken))
     code, data = _report(capsys, ["verify", "--json"])
     assert code == 1 and not data["passed"]
     failed = [proof["key"] for proof in data["proofs"] if not proof["holds"]]

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbp import derive, load
-from symbp.engine import NumericNetwork
-from symbp.gradcheck import max_errors
-from symbp.spec import NetworkSpec
-from symbp.verify import finite_difference_check, kink_margin
+from symbp.reference.engine import NumericNetwork
+from symbp.reference.gradcheck import max_errors
+from symbp.reference.verify import finite_difference_check, kink_margin
+from symbp.spec.model import NetworkSpec
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -38,7 +38,7 @@ def specs(draw: st.DrawFn) -> NetworkSpec:
     return NetworkSpec((ch + kh - 1, cw + kw - 1), (kh, kw), pool, stride)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(spec: NetworkSpec):
     return load(derive(spec))
 

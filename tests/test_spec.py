@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from symbp.spec import NetworkSpec, SpecError, parse_size, spec_from_strings
+from symbp.spec.model import NetworkSpec, SpecError, parse_size, spec_from_strings
 
 
 def test_default_network_is_the_teaching_example():

@@ -1,0 +1,80 @@
+"""The derivation document, as LaTeX and Markdown, and its compact Jupyter forms.
+
+One document for every network: `symbp.document.sections` builds what each section shows (one
+builder per section; a part that applies only to some networks is None or empty for the others,
+and its template leaves it out), and the templates in `templates/` render it: `cnn_backprop.tex`
+and `cnn_backprop.md` include one template per section. Every formula is a SymPy object from the
+derivation or its proofs, printed by `DocumentLatexPrinter`; every number of the worked example
+comes from the numeric engine (`worked_example`). The same spec always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symbp.document import DEFAULT_TITLE
+from symbp.proofs import Proof
+from symbp.reference.example import worked_example
+from symbp.symbolic.derivation import Derivation
+
+from .context import Context
+from .notation import document_names
+from .render import render_latex
+from .render import render_markdown as render_markdown_template
+from .section_batch import gradient_summary
+from .section_network import network_section
+from .sections import document_sections
+
+__all__ = [
+    "document_context",
+    "notebook_latex",
+    "notebook_markdown",
+    "render_document",
+    "render_markdown",
+    "worked_example",
+]
+
+
+def document_context(d: Derivation, proofs: list[Proof], title: str) -> dict[str, Any]:
+    """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data."""
+    return {"title": title, **document_sections(d, tuple(proofs))}
+
+
+def render_document(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
+    """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only)."""
+    notation = document_names(d).notation
+    return render_latex("cnn_backprop.tex", notation, **document_context(d, proofs, title))
+
+
+def render_markdown(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
+    """The same document as GitHub Markdown: `$…$` inline math and fenced `math` blocks."""
+    notation = document_names(d).notation
+    return render_markdown_template(
+        "cnn_backprop.md", notation, **document_context(d, proofs, title)
+    )
+
+
+def _notebook_context(d: Derivation) -> dict[str, Any]:
+    """The network's layers, the head's A - Y, and each parameter's gradient."""
+    c = Context.of(d)
+    return {
+        "spec": d.spec,
+        "layers": network_section(c)["layers"],
+        "head": d.head,
+        "dz": d.gradient_symbols["d" + d.logit].symbols[()],
+        "count": d.parameter_count,
+        "summary": gradient_summary(d, c.names.dparam, c.layout, d.parameter_names),
+    }
+
+
+def notebook_latex(d: Derivation) -> str:
+    """A compact summary for Jupyter's `_repr_latex_`: one `$$\\begin{aligned}…$$` block."""
+    notation = document_names(d).notation
+    return render_latex("notebook/summary.tex", notation, **_notebook_context(d)).strip()
+
+
+def notebook_markdown(d: Derivation) -> str:
+    """The same summary as Markdown for `_repr_markdown_`."""
+    notation = document_names(d).notation
+    text = render_markdown_template("notebook/summary.md", notation, **_notebook_context(d))
+    return text.strip() + "\n"

@@ -1,0 +1,210 @@
+"""Jinja2 environments for the templates in the top-level `templates/` folder.
+
+The folder stays top-level in the repository; a build (wheel or sdist) maps it into the package
+as `symbp/templates/`. An installed symbp reads it from there, a source checkout (the editable
+install) from the repository's top level.
+
+LaTeX and Markdown templates use the same LaTeX-safe delimiters (`\\VAR{...}`, `\\BLOCK{...}`,
+`\\#{...}`) so that braces and percent signs stay LaTeX's (Markdown math is LaTeX too); there
+are no line statements (a `%%` prefix would clash with LaTeX comments). Undefined names are
+errors (`StrictUndefined`). Math reaches a template as SymPy objects and is printed there
+through the filters below, all backed by SymPy's LaTeX printer subclass; user-provided text goes
+through `escape_tex` or `escape_markdown`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import sympy as sp
+
+from .latex_printer import DocumentLatexPrinter, Dots, Notation, Numeral
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # symbp/
+# Where the templates are looked for, in order: inside the installed package (wheel, sdist,
+# `pip install .`), then beside the package in a source checkout (`pip install -e .`).
+TEMPLATE_FOLDERS = (_PACKAGE / "templates", _PACKAGE.parent / "templates")
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "%": r"\%",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "\n": " ",
+    "\r": " ",
+    "\t": " ",
+}
+
+# Non-ASCII characters the proofs' and users' text use, as commands every engine knows.
+_TEX_UNICODE = {
+    "°": r"\textdegree{}",
+    "⋆": r"$\star$",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
+    "σ": r"$\sigma$",
+    "δ": r"$\delta$",
+    "∂": r"$\partial$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "≠": r"$\neq$",
+    "→": r"$\to$",
+    "−": "-",
+    "–": "--",
+    "—": "---",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
+    "…": r"\dots{}",
+    "é": r"\'e",
+    "è": r"\`e",
+    "ä": r"\"a",
+    "ö": r"\"o",
+    "ü": r"\"u",
+    "Ä": r"\"A",
+    "Ö": r"\"O",
+    "Ü": r"\"U",
+    "ß": r"\ss{}",
+}
+
+
+def escape_tex(text: object) -> str:
+    """Escape user text so LaTeX prints it literally: no commands, no catcode tricks.
+
+    Characters LaTeX cannot typeset in the document's fonts become "?" rather than an error.
+    """
+    out = []
+    for ch in str(text):
+        if ch in _TEX_SPECIALS:
+            out.append(_TEX_SPECIALS[ch])
+        elif ch in _TEX_UNICODE:
+            out.append(_TEX_UNICODE[ch])
+        elif ord(ch) < 32 or ord(ch) > 126:
+            out.append("?")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]#|<>$~&])")
+
+
+def escape_markdown(text: object) -> str:
+    """Escape user text so Markdown (and GitHub's math) shows it literally, on one line."""
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", flat)
+
+
+def templates_folder() -> Path:
+    """The first of TEMPLATE_FOLDERS that holds the templates."""
+    for folder in TEMPLATE_FOLDERS:
+        if (folder / "cnn_backprop.tex").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"symbp's templates were not found in {TEMPLATE_FOLDERS[0]} or {TEMPLATE_FOLDERS[1]}; "
+        "this installation is incomplete: reinstall symbp from a wheel or its source folder "
+        "(`pip install .`), or with `pip install -e .` from a source checkout"
+    )
+
+
+class MathFilters:
+    """The template filters that print mathematics, all through one `DocumentLatexPrinter`."""
+
+    def __init__(self, notation: Notation | dict[sp.Symbol, str]) -> None:
+        self.printer = DocumentLatexPrinter(notation)
+
+    def tex(self, value: Any) -> str:
+        """Any SymPy object, array (as a matrix) or numeric product (a tuple of numerals)."""
+        if isinstance(value, np.ndarray):
+            from symbp.symbolic.symbols import as_matrix
+
+            return str(self.printer.doprint(as_matrix(value)))
+        if isinstance(value, tuple):
+            return r" \cdot ".join(self._factor(f) for f in value)
+        return str(self.printer.doprint(value))
+
+    def _factor(self, factor: sp.Basic) -> str:
+        text = self.tex(factor)
+        return f"({text})" if isinstance(factor, Numeral) and text.startswith("-") else text
+
+    def _signed(self, term: Any) -> tuple[str, str]:
+        """(sign, text) of one term of a sum."""
+        if isinstance(term, Dots):
+            return "+", self.tex(term)
+        if isinstance(term, tuple):
+            return "+", self.tex(term)
+        if isinstance(term, sp.Basic) and term.could_extract_minus_sign():
+            return "-", self.tex(-term)
+        return "+", self.tex(term)
+
+    def texsum(self, terms: Iterable[Any], continued: bool = False) -> str:
+        """Terms joined into a sum; a continued line starts with its sign."""
+        parts = []
+        for k, term in enumerate(terms):
+            sign, text = self._signed(term)
+            if k == 0 and not continued:
+                parts.append(text if sign == "+" else f"-{text}")
+            else:
+                parts.append(f"{sign} {text}")
+        return " ".join(parts)
+
+    def texand(self, conditions: Iterable[sp.Basic], continued: bool = False) -> str:
+        """Conditions joined by ∧; a continued line starts with ∧."""
+        text = r" \wedge ".join(self.tex(c) for c in conditions)
+        return rf"\wedge {text}" if continued else text
+
+
+def _environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_folder())),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    math = MathFilters(notation)
+    env.filters["tex"] = math.tex
+    env.filters["texsum"] = math.texsum
+    env.filters["texand"] = math.texand
+    env.filters["escape_tex"] = escape_tex
+    env.filters["escape_markdown"] = escape_markdown
+    return env
+
+
+def latex_environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environment:
+    return _environment(notation)
+
+
+def markdown_environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environment:
+    return _environment(notation)
+
+
+def render_latex(template: str, notation: Notation | dict[sp.Symbol, str], **context: Any) -> str:
+    return latex_environment(notation).get_template(template).render(**context)
+
+
+def render_markdown(
+    template: str, notation: Notation | dict[sp.Symbol, str], **context: Any
+) -> str:
+    return markdown_environment(notation).get_template(template).render(**context)

@@ -1,0 +1,72 @@
+"""Activation derivatives, with the conventions at the kinks (ReLU'(0) = 0, LeakyReLU'(0) =
+slope) and the output forms (sigma' = a(1 - a), tanh' = 1 - a^2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from symbp.symbolic.derivation import Derivation
+from symbp.symbolic.layers import Stage, exact_number
+
+from .result import (
+    EXHAUSTIVE,
+    Proof,
+    proof_key,
+)
+
+
+def _activation_step(d: Derivation, output: str) -> Any:
+    return next(s for s in d.steps if s.stage.output == output and s.target == s.stage.input)
+
+
+def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
+    """ReLU'(0) = 0 and leaky ReLU'(0) = slope at the kink; sigma' = a(1 - a), tanh' = 1 - a^2."""
+    assert stage.geometry is not None and stage.block is not None
+    step = _activation_step(d, stage.output)
+    (out_index, in_index), local = next(iter(step.local.items()))
+    z = d.quantities[stage.input].symbols[in_index]
+    a = d.quantities[stage.output].symbols[out_index]
+    n = stage.block
+    if stage.kind in ("relu", "leaky_relu"):
+        slope = exact_number(stage.geometry.block.leaky_slope) if stage.kind == "leaky_relu" else 0
+        values = {v: local.subs(z, v) for v in (-1, 0, 1)}
+        holds = values == {-1: slope, 0: slope, 1: 1}
+        detail = f"d {stage.kind}(z)/dz from sympy.diff = {local}; at z = -1, 0, 1: " + ", ".join(
+            str(values[v]) for v in (-1, 0, 1)
+        )
+        # The derivative is constant on z < 0, z = 0 and z > 0 (an indicator of the sign):
+        # one point of each class decides it everywhere.
+        if stage.kind == "relu":
+            return Proof(
+                proof_key("relu0", n),
+                "ReLU'(0) = 0",
+                r"\operatorname{ReLU}'(0) = 0",
+                holds,
+                detail,
+                EXHAUSTIVE,
+            )
+        return Proof(
+            proof_key("leaky0", n),
+            f"LeakyReLU'(0) = {slope} (its slope, as in PyTorch)",
+            rf"\operatorname{{LeakyReLU}}'(0) = {sp.latex(slope)}",
+            holds,
+            detail,
+            EXHAUSTIVE,
+        )
+    if stage.kind in ("sigmoid", "tanh"):
+        forward = d.forward[d.stages.index(stage)].expressions[out_index]
+        difference = sp.simplify(local.subs(a, forward) - sp.diff(forward, z))
+        holds = difference == 0
+        name = "sigma" if stage.kind == "sigmoid" else "tanh"
+        tex = r"\sigma" if stage.kind == "sigmoid" else r"\tanh"
+        return Proof(
+            proof_key(stage.kind, n),
+            f"{name}'(z) = {local.xreplace({a: sp.Symbol('a')})} with a = {name}(z)",
+            rf"{tex}'(z) = {sp.latex(local.xreplace({a: sp.Symbol('a')}))},\ a = {tex}(z)",
+            holds,
+            f"the derivative in the output, with a = {name}(z) put back, minus sympy.diff of "
+            f"{name}(z): " + ("simplifies to 0" if holds else f"{difference}"),
+        )
+    return None

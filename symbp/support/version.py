@@ -1,0 +1,3 @@
+"""The one version number (pyproject.toml repeats it for the build)."""
+
+__version__ = "0.1.0"
