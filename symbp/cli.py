@@ -116,7 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symbp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"symbp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_derive_command(commands)
+    _add_laws_command(commands)
+    _add_train_command(commands)
+    _add_verify_command(commands)
+    _add_explain_command(commands)
+    return parser
 
+
+def _add_derive_command(commands: Any) -> None:
     derive = commands.add_parser("derive", help="derive, prove, compile, verify and write files")
     _add_spec_options(derive)
     derive.add_argument(
@@ -129,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_report_options(derive)
     derive.add_argument(
+        "--train",
+        action="store_true",
+        help="also train the network on handwritten digits (symbp train's defaults) and add a "
+        "Training section with its curve, learned filters and test accuracy (needs the train "
+        "extra: pip install 'symbp[train]')",
+    )
+    derive.add_argument(
         "--format",
         default=DEFAULT_FORMATS,
         metavar="LIST",
@@ -136,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         "pdf needs latexmk or pdflatex; without one it is skipped with a notice",
     )
 
+
+def _add_laws_command(commands: Any) -> None:
     laws = commands.add_parser(
         "laws",
         help="the convolution-gradient laws for every size, proved, and checked at this network",
@@ -149,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(laws)
     add_laws_arguments(laws)
 
+
+def _add_train_command(commands: Any) -> None:
     train = commands.add_parser(
         "train",
         help="train the network on handwritten digits with its derived gradients",
@@ -160,10 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(train)
     add_train_arguments(train)
 
+
+def _add_verify_command(commands: Any) -> None:
     verify = commands.add_parser("verify", help="check the compiled gradients against references")
     _add_spec_options(verify)
     _add_report_options(verify)
 
+
+def _add_explain_command(commands: Any) -> None:
     explain = commands.add_parser(
         "explain",
         help="one gradient element as its sum of products, or one law (symbp laws lists them)",
@@ -176,7 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
         "element", nargs="+", metavar="ELEMENT", help="gradient element, e.g. dW1[0,1]"
     )
     _add_spec_options(explain)
-    return parser
 
 
 def parse_formats(text: str) -> list[str]:
@@ -288,6 +310,8 @@ def _run_derive(args: argparse.Namespace) -> int:
     args.title = checked_title(args.title)
     start = time.perf_counter()
     spec = _spec(args)
+    if args.train:
+        _require_training_extra()
     out = prepare_directory(args.out)
     checked = check_spec(spec)
     console.summary(checked)
@@ -296,8 +320,10 @@ def _run_derive(args: argparse.Namespace) -> int:
         return console.report("derive", checked, EXIT_FAILED)
 
     # Everything is rendered in memory first; files are written only once all of it worked.
+    training, figures = _training(checked, formats, console) if args.train else (None, {})
     clock = time.perf_counter()
-    files, tex = _render(args, checked.derivation, checked.proofs, formats)
+    files, tex = _render(args, checked.derivation, checked.proofs, formats, training)
+    files.update(figures)
     seconds = {"render": time.perf_counter() - clock}
     notes: list[str] = []
     pdf_data: dict[str, Any] | None = None
@@ -305,7 +331,8 @@ def _run_derive(args: argparse.Namespace) -> int:
         from symbp.document.pdf import LatexError, compile_pdf, missing_engine_notice
 
         try:
-            compiled = compile_pdf(tex, jobname=Path(FORMATS["tex"]).stem)
+            pictures = {n: data for n, data in figures.items() if n.endswith(".pdf")}
+            compiled = compile_pdf(tex, jobname=Path(FORMATS["tex"]).stem, files=pictures)
         except LatexError as error:
             written = _latex_failed(out, files, tex, error, start, console)
             return console.report("derive", checked, EXIT_FAILED, files=written, notes=[str(error)])
@@ -315,19 +342,7 @@ def _run_derive(args: argparse.Namespace) -> int:
             pdf, result = compiled
             files[FORMATS["pdf"]] = pdf
             seconds["pdf"] = result.seconds
-            pdf_data = {
-                "pages": result.pages,
-                "overfull_boxes": result.overfull_boxes,
-                "engine": result.engine,
-                "runs": result.runs,
-            }
-            pages = f"{result.pages} pages" if result.pages is not None else "? pages"
-            console.detail(
-                f"pdf: {pages}, {result.overfull_boxes} overfull boxes, "
-                f"compiled by {result.engine} ({result.runs} passes) in {result.seconds:.2f} s"
-            )
-            if result.undefined_references:
-                console.warn(f"symbp: warning: {result.undefined_references[0]}")
+            pdf_data = _pdf_facts(result, console)
     _write(out, files)
     for notice in notes:
         console.note(notice)
@@ -338,8 +353,64 @@ def _run_derive(args: argparse.Namespace) -> int:
     return console.report("derive", checked, EXIT_OK, **extra)
 
 
+def _pdf_facts(result: Any, console: _Console) -> dict[str, Any]:
+    """What the report says about a compiled PDF; the details line, and a warning for an
+    undefined reference."""
+    pages = f"{result.pages} pages" if result.pages is not None else "? pages"
+    console.detail(
+        f"pdf: {pages}, {result.overfull_boxes} overfull boxes, "
+        f"compiled by {result.engine} ({result.runs} passes) in {result.seconds:.2f} s"
+    )
+    if result.undefined_references:
+        console.warn(f"symbp: warning: {result.undefined_references[0]}")
+    return {
+        "pages": result.pages,
+        "overfull_boxes": result.overfull_boxes,
+        "engine": result.engine,
+        "runs": result.runs,
+    }
+
+
+def _require_training_extra() -> None:
+    from symbp.training import MissingExtraError, require_training_extra
+
+    try:
+        require_training_extra()
+    except MissingExtraError as error:
+        raise UsageError(f"--train: {error}") from None
+
+
+def _training(
+    checked: Checked, formats: list[str], console: _Console
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Train with `symbp train`'s defaults: what the Training section shows, and its figures
+    (PDF beside the .tex and for the PDF build, PNG beside the .md)."""
+    from symbp.training import TrainingSettings, train, training_figures, training_section_data
+
+    progress.step("training on handwritten digits")
+    result = train(checked.spec, TrainingSettings(), module=checked.module)
+    facts = {
+        **training_section_data(result),
+        "figures": {"curve": "training-curve", "filters": "training-filters"},
+    }
+    figures: dict[str, bytes] = {}
+    if "tex" in formats or "pdf" in formats:
+        figures.update(training_figures(result, "latex"))
+    if "md" in formats:
+        figures.update(training_figures(result, "markdown"))
+    console.detail(
+        f"training: test accuracy {facts['test_accuracy']:.1%} after {facts['steps']} steps "
+        f"(majority class {facts['majority_rate']:.1%})"
+    )
+    return facts, figures
+
+
 def _render(
-    args: argparse.Namespace, derivation: Derivation, proofs: list[Proof], formats: list[str]
+    args: argparse.Namespace,
+    derivation: Derivation,
+    proofs: list[Proof],
+    formats: list[str],
+    training: dict[str, Any] | None = None,
 ) -> tuple[dict[str, str | bytes], str]:
     """The requested text files in writing order, and the LaTeX source (needed for a PDF too)."""
     from symbp.codegen.module import generate_source
@@ -351,11 +422,11 @@ def _render(
         files[FORMATS["py"]] = generate_source(derivation, command=derivation.spec.command_line())
     tex = ""
     if "tex" in formats or "pdf" in formats:
-        tex = render_document(derivation, proofs, args.title)
+        tex = render_document(derivation, proofs, args.title, training=training)
     if "tex" in formats:
         files[FORMATS["tex"]] = tex
     if "md" in formats:
-        files[FORMATS["md"]] = render_markdown(derivation, proofs, args.title)
+        files[FORMATS["md"]] = render_markdown(derivation, proofs, args.title, training=training)
     return files, tex
 
 

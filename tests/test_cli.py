@@ -165,3 +165,31 @@ def test_train_writes_its_files_and_refuses_bad_settings(tmp_path, capsys):
     assert "majority class" in out
     code, _, err = run(capsys, "train", "--steps", "0", "--out", str(tmp_path / "u"))
     assert code == 2 and err.startswith("symbp: error: --steps") and not (tmp_path / "u").exists()
+
+
+def test_derive_train_adds_the_training_section_and_its_figures(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "o"
+    code, text, err = run(capsys, "derive", "--train", "--format", "tex,md", "--out", str(out))
+    assert code == 0, err
+    assert "training: test accuracy" in text
+    names = {p.name for p in out.iterdir()}
+    assert {"training-curve.pdf", "training-filters.png", "cnn_backprop.tex"} <= names
+    tex = (out / "cnn_backprop.tex").read_text()
+    assert r"\includegraphics" in tex and "training-curve" in tex
+    assert "training-curve.png" in (out / "cnn_backprop.md").read_text()
+
+
+def test_derive_train_without_the_extra_is_a_one_line_usage_error(tmp_path, capsys, monkeypatch):
+    import symbp.training.data as data
+
+    def missing() -> None:
+        raise data.MissingExtraError(data.EXTRA_HINT)
+
+    monkeypatch.setattr(data, "require_training_extra", missing)
+    import symbp.training as training
+
+    monkeypatch.setattr(training, "require_training_extra", missing)
+    code, _, err = run(capsys, "derive", "--train", "--out", str(tmp_path / "o"))
+    assert code == 2 and "pip install 'symbp[train]'" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -279,7 +279,7 @@ def test_markdown_uses_github_math_and_no_latex_machinery(default_md):
 def test_markdown_shows_the_same_numbers(default_md):
     expected = _engine_values(DEFAULT)
     for name, lhs in (("Z1", "Z_1"), ("dZ1", r"\delta Z_1")):
-        section = default_md[default_md.index("## 7 A worked example") :]
+        section = default_md[default_md.index("## 8 A worked example") :]
         if name == "dZ1":
             section = section[section.index("The max-pool sends") :]
         assert _shown(section, lhs) == _formatted(expected[name], 4)
@@ -312,6 +312,7 @@ def test_printer_notation(default_derivation):
 # ------------------------------------------------------------------ every network, one family
 SECTIONS = [
     "The network",
+    "The general law",
     "Forward pass, element by element",
     "The chain rule, parameter by parameter",
     "Backward pass, layer by layer",

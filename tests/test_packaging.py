@@ -86,7 +86,7 @@ from pathlib import Path
 from symbp.document import render
 folder = render.templates_folder()
 assert folder.is_relative_to(Path(sys.argv[1]).resolve()), folder
-env = render.latex_environment({})
+env = render.environment()
 names = env.list_templates()
 for name in names:
     env.get_template(name)

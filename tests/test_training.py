@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,13 +17,15 @@ import numpy as np
 import pytest
 
 from symbp import ConvBlock, NetworkSpec, derive, load, progress
+from symbp.document.build import render_document, render_markdown
+from symbp.proofs import prove_all
 from symbp.training import (
+    CHAPTER_FIGURES,
     EXTRA_HINT,
     FILE_NAMES,
     TrainingDiverged,
     TrainingSettings,
     add_train_arguments,
-    figure_names,
     initial_parameters,
     iter_batches,
     load_task,
@@ -33,11 +36,9 @@ from symbp.training import (
     training_figures,
     training_files,
     training_record,
-    training_section,
     training_section_data,
     write_training,
 )
-from symbp.training.chapter import latex_escape, markdown_escape, section_facts
 from symbp.training.data import fit_images
 
 # Skipped only where the train extra is missing and nobody asked for it: CI sets CI=1 (and must
@@ -434,28 +435,76 @@ def test_the_record_of_a_run_matches_training_record(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ the chapter's section
+# The section is the document's (symbp.document: section_training.py, templates/*/training.*),
+# rendered from the record `training_section_data` gives plus the figures' base names.
+@pytest.fixture(scope="module")
+def documented() -> tuple[Any, list[Any]]:
+    d = derive(DEFAULT)
+    return d, prove_all(d)
+
+
+@pytest.fixture(scope="module")
+def short_run(module: Any, data: Any) -> Any:
+    return train(DEFAULT, TrainingSettings(steps=50), data=data, module=module)
+
+
+def chapter_record(result_or_record: Any) -> dict[str, Any]:
+    """What `symbp derive --train` gives the document: the section data and the figures."""
+    return {**training_section_data(result_or_record), "figures": dict(CHAPTER_FIGURES)}
+
+
+def training_part(text: str, fmt: str) -> str:
+    """The Training section of a rendered document (up to the proofs)."""
+    if fmt == "latex":
+        start = text.index(r"\section{Training on handwritten digits}")
+        return text[start : text.index(r"\section{What the derivation proves}")]
+    start = text.index("## 9 Training on handwritten digits")
+    return text[start : text.index("## 10 What the derivation proves")]
+
+
+def test_the_section_is_there_only_with_a_record(documented: tuple, short_run: Any) -> None:
+    d, proofs = documented
+    for render in (render_document, render_markdown):
+        plain = render(d, proofs)
+        assert "Training on handwritten digits" not in plain and "training-curve" not in plain
+        with_it = render(d, proofs, training=chapter_record(short_run))
+        assert with_it != plain and "Training on handwritten digits" in with_it
+    latex = render_document(d, proofs, training=chapter_record(short_run))
+    order = [r"\section{A worked example", r"\section{Training on", r"\section{What the der"]
+    assert [latex.index(s) for s in order] == sorted(latex.index(s) for s in order)
+    assert r"\usepackage{graphicx}" in latex and r"\label{sec:training}" in latex
+    markdown = render_markdown(d, proofs, training=chapter_record(short_run))
+    assert "8 A worked example with numbers · 9 Training on handwritten digits · 10 What" in (
+        " ".join(markdown.split())
+    )
+
+
 def test_section_in_both_formats_from_a_result_or_its_record(
-    full_run: tuple, full_record: dict
+    documented: tuple, short_run: Any
 ) -> None:
-    result, _ = full_run
-    record = full_record
-    for fmt in ("latex", "markdown"):
-        text = training_section(result, fmt, "training")
-        assert text == training_section(record, fmt, "training")  # the same bytes from either
-        accuracy = result.final_metrics["test_accuracy"]
-        shown = f"{100 * accuracy:.1f}" + (r"\,\%" if fmt == "latex" else " %")
-        assert f"classifies {round(accuracy * 90)} of the 90 test images correctly" in text
-        assert shown in text and "51.1" in text  # test accuracy and majority-class rate
-        for name in figure_names(fmt, "training").values():
-            assert name in text
-        assert re.search(r"\$W_1\$", text) and r"Z_1 = X \star W_1 + B_1" in text
-        assert not re.search(r"dL/d|W1|Z1|B1|->", text)  # no ASCII math in the prose
-    latex = training_section(result, "latex", "training")
-    assert latex.startswith(r"\section{Training on handwritten digits}\label{sec:training}")
-    assert r"\includegraphics" in latex and "\\label{fig:training-curve}" in latex
-    markdown = training_section(result, "markdown", "training", number="9")
-    assert markdown.startswith("## 9 Training on handwritten digits\n")
-    assert "![loss and accuracy](training-curve.png)" in markdown and "```math" in markdown
+    d, proofs = documented
+    result = short_run
+    record = json.loads(json.dumps(training_record(result), allow_nan=False))  # training.json
+    accuracy = result.final_metrics["test_accuracy"]
+    majority = result.data.majority_rate
+    for fmt, render in (("latex", render_document), ("markdown", render_markdown)):
+        text = render(d, proofs, training=chapter_record(result))
+        assert text == render(d, proofs, training=chapter_record(record))  # the same bytes
+        part = " ".join(training_part(text, fmt).split())
+        percent = r"\,\%" if fmt == "latex" else " %"
+        assert f"classifies {round(accuracy * 90)} of the 90 test images correctly" in part
+        assert f"({100 * accuracy:.1f}{percent})" in part
+        assert f"would score {100 * majority:.1f}{percent} on the test set" in part
+        assert "takes 50 steps of" in part
+        assert re.search(r"\$W_1\$", part) and r"Z_1 = X \star W_1 + B_1" in part
+        assert not re.search(r"dL/d|W1|Z1|B1|->", part)  # no ASCII math in the prose
+    latex = training_part(render_document(d, proofs, training=chapter_record(result)), "latex")
+    assert r"keepaspectratio]{training-curve}" in latex and "{training-filters}" in latex
+    assert "\\label{fig:training-curve}" in latex and "\\label{fig:training-filters}" in latex
+    markdown = render_markdown(d, proofs, training=chapter_record(result))
+    part = training_part(markdown, "markdown")
+    assert "![loss and accuracy](training-curve.png)" in part and "```math" in part
+    assert "![the learned filter](training-filters.png)" in part
 
 
 RESAMPLED = NetworkSpec(  # larger than the digits, three channels, three filters
@@ -470,47 +519,65 @@ RESAMPLED = NetworkSpec(  # larger than the digits, three channels, three filter
     [(DEFAULT, "sgd"), (DEFAULT, "momentum"), (DEFAULT, "adam"), (RESAMPLED, "sgd")],
     ids=["sgd", "momentum", "adam", "resampled"],
 )
-def test_the_section_compiles_with_pdflatex(
-    tmp_path: Path, module: Any, data: Any, spec: NetworkSpec, optimizer: str
+def test_the_document_with_the_section_compiles_and_prints_the_record(
+    tmp_path: Path,
+    module: Any,
+    data: Any,
+    documented: tuple,
+    spec: NetworkSpec,
+    optimizer: str,
 ) -> None:
-    """In the chapter's page setup, with graphicx: no error, no overfull line, references
-    resolved, and the numbers on the page."""
-    from latex_tools import compile_tex, require_tex_tools
+    """The whole document with the figures beside it: no error, no overfull line, references
+    resolved, and the test accuracy and majority-class rate on the page are the record's."""
+    from latex_tools import require_tex_tools
+
+    from symbp.document.pdf import compile_pdf
 
     require_tex_tools()
-    settings = TrainingSettings(steps=40, optimizer=optimizer)
+    settings = TrainingSettings(steps=50, optimizer=optimizer)
     if spec == DEFAULT:
-        result = train(spec, settings, data=data, module=module)
+        result, (d, proofs) = train(spec, settings, data=data, module=module), documented
     else:
-        result = train(spec, settings)
-    for name, content in training_figures(result, "latex", "run").items():
-        assert name.endswith(".pdf") and content.startswith(b"%PDF")
-        (tmp_path / name).write_bytes(content)
-    preamble = (
-        "\\documentclass[11pt]{article}\n\\usepackage[a4paper,margin=2.2cm]{geometry}\n"
-        "\\usepackage{graphicx}\n\\begin{document}\n"
+        d = derive(spec)
+        result, proofs = train(spec, settings), prove_all(d)
+    figures = training_figures(result, "latex")
+    assert sorted(figures) == ["training-curve.pdf", "training-filters.pdf"]
+    record = chapter_record(result)
+    compiled = compile_pdf(render_document(d, proofs, training=record), "chapter", files=figures)
+    assert compiled is not None
+    pdf, report = compiled
+    assert report.overfull_boxes == 0 and not report.undefined_references
+    (tmp_path / "chapter.pdf").write_bytes(pdf)
+    done = subprocess.run(
+        ["pdftotext", str(tmp_path / "chapter.pdf"), "-"], capture_output=True, text=True
     )
-    body = training_section(result, "latex", "run")
-    log, text = compile_tex(preamble + body + "\\end{document}\n", tmp_path)
-    assert "Overfull" not in log and "undefined" not in log.lower()
-    words = " ".join(text.split())
-    assert "Training on handwritten digits" in words and "Figure 1 shows" in words
-    assert f"{100 * result.final_metrics['test_accuracy']:.1f} %" in words
-    assert "majority-class rate" in words
+    words = " ".join(done.stdout.split())
+    part = words[words.index("Training on handwritten digits The gradients") :]
+    part = part[: part.index("What the derivation proves")]
+    shown_accuracy = f"{100 * record['test_accuracy']:.1f} %"
+    assert f"correctly ({shown_accuracy});" in part
+    assert f"would score {100 * record['majority_rate']:.1f} % on the test set" in part
+    for loss in ("train_loss", "test_loss"):  # the table (pdftotext reads it by columns)
+        assert f"{record[loss]:.4f}" in part
+    assert "Figure 4 shows the loss" in part or "Figure 5 shows the loss" in part
+    assert part.count("Figure") >= 4  # two references, two captions: both figures included
 
 
 def test_section_figures_are_deterministic_and_drawn_again_from_the_record(
     full_run: tuple, full_record: dict
 ) -> None:
     result, record = full_run[0], full_record
-    for fmt, magic in (("latex", b"%PDF"), ("markdown", b"\x89PNG")):
-        first = training_figures(result, fmt, "chapter-training")
-        assert sorted(first) == sorted(figure_names(fmt, "chapter-training").values())
+    for fmt, magic, extension in (("latex", b"%PDF", "pdf"), ("markdown", b"\x89PNG", "png")):
+        first = training_figures(result, fmt)
+        names = [f"{CHAPTER_FIGURES[key]}.{extension}" for key in ("curve", "filters")]
+        assert sorted(first) == sorted(names)
         assert all(content.startswith(magic) for content in first.values())
-        assert first == training_figures(result, fmt, "chapter-training")
-        assert first == training_figures(record, fmt, "chapter-training", spec=DEFAULT)
+        assert first == training_figures(result, fmt)
+        assert first == training_figures(record, fmt, spec=DEFAULT)
     with pytest.raises(ValueError, match="needs its spec"):
-        training_figures(record, "latex", "training")
+        training_figures(record, "latex")
+    with pytest.raises(ValueError, match="format"):
+        training_figures(result, "html")
     other = NetworkSpec(input_shape=(8, 8))
     with pytest.raises(ValueError, match="another network"):
         result_from_record(record, other)
@@ -525,44 +592,50 @@ def test_record_round_trip_keeps_the_parameters(full_run: tuple, full_record: di
 
 
 @pytest.mark.parametrize(
-    ("path", "value"),
+    ("path", "value", "named"),
     [
-        (("settings", "optimizer"), "sgd}\\input{secret}"),
-        (("settings", "lr"), "0.5"),
-        (("settings", "lr"), math.inf),
-        (("results", "test_accuracy"), 1.5),
-        (("results", "steps"), True),
-        (("data", "input_shape"), "6x6"),
-        (("data", "test_images"), -1),
+        (("settings", "optimizer"), "sgd}\\input{secret}", "settings.optimizer"),
+        (("settings", "lr"), "0.5", "settings.lr"),
+        (("settings", "lr"), math.inf, "settings.lr"),
+        (("test_accuracy",), 1.5, "test_accuracy"),
+        (("steps",), True, "steps"),
+        (("input_shape",), "6x6", "input_shape"),
+        (("test_images",), -1, "test_images"),
+        (("majority_rate",), math.nan, "majority_rate"),
     ],
 )
 def test_a_record_edited_by_hand_is_refused_by_name(
-    full_record: dict, path: tuple[str, str], value: Any
+    documented: tuple, short_run: Any, path: tuple[str, ...], value: Any, named: str
 ) -> None:
-    record = full_record
-    record[path[0]][path[1]] = value
-    with pytest.raises(ValueError, match="training record") as caught:
-        training_section(record, "latex", "training")
-    assert "\n" not in str(caught.value)
-    del record["results"]
+    d, proofs = documented
+    record = json.loads(json.dumps(chapter_record(short_run)))
+    place = record
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = value
+    for render in (render_document, render_markdown):
+        with pytest.raises(ValueError, match="training record: unexpected") as caught:
+            render(d, proofs, training=record)
+        assert named in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(ValueError, match="not a complete and valid symbp training record"):
-        section_facts(record)
+        render_markdown(d, proofs, training={"figures": dict(CHAPTER_FIGURES)})
 
 
-@pytest.mark.parametrize("name", ["", "a b", "../up", "x.y", "a}b", "-lead", "x" * 65, "é"])
-def test_figure_names_must_be_plain(full_run: tuple, name: str) -> None:
-    result, _ = full_run
-    with pytest.raises(ValueError, match="figure_name"):
-        training_section(result, "latex", name)
-    with pytest.raises(ValueError, match="format"):
-        training_section(result, "html", "training")
+@pytest.mark.parametrize("name", ["", "a b", "../up", "x.y", "a}b", "-lead", "x" * 65, "é", 7])
+def test_figure_names_must_be_plain(documented: tuple, short_run: Any, name: Any) -> None:
+    d, proofs = documented
+    record = {**chapter_record(short_run), "figures": {"curve": name, "filters": "ok"}}
+    with pytest.raises(ValueError, match="figures"):
+        render_document(d, proofs, training=record)
 
 
-def test_escapes_make_every_special_character_literal() -> None:
+def test_the_records_free_text_never_reaches_the_page(documented: tuple, short_run: Any) -> None:
+    """The record's strings (task, preprocessing, summary, ...) are not printed: the section
+    words its facts itself, so hostile text in a hand-edited training.json cannot reach TeX."""
+    d, proofs = documented
     hostile = "\\input{/etc/passwd} $x$ 50% a_b #1 & ~ ^ <b>\nnext"
-    latex = latex_escape(hostile)
-    assert "\\input{" not in latex and "\n" not in latex
-    assert re.fullmatch(r"([^\\{}$&#_%~^<>]|\\[{}$&#_%]|\\text[a-z]+\{\})*", latex)
-    markdown = markdown_escape(hostile)
-    assert "\n" not in markdown and "<b>" not in markdown
-    assert all(markdown[i - 1] == "\\" for i, ch in enumerate(markdown) if ch in "$_*#<>[]`")
+    record = chapter_record(short_run)
+    edited = {**record, "task": hostile, "preprocessing": hostile, "summary": hostile}
+    edited |= {"split": hostile, "initialization": hostile, "curve": {"pdf": hostile}}
+    for render in (render_document, render_markdown):
+        assert render(d, proofs, training=edited) == render(d, proofs, training=record)

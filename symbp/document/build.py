@@ -10,6 +10,7 @@ comes from the numeric engine (`worked_example`). The same spec always gives the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from symbp.document import DEFAULT_TITLE
@@ -23,7 +24,8 @@ from .render import render_latex
 from .render import render_markdown as render_markdown_template
 from .section_batch import gradient_summary
 from .section_network import network_section
-from .sections import document_sections
+from .section_training import training_section
+from .sections import document_sections, section_numbers
 
 __all__ = [
     "document_context",
@@ -35,23 +37,53 @@ __all__ = [
 ]
 
 
-def document_context(d: Derivation, proofs: list[Proof], title: str) -> dict[str, Any]:
-    """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data."""
-    return {"title": title, **document_sections(d, tuple(proofs))}
+def document_context(
+    d: Derivation,
+    proofs: list[Proof],
+    title: str,
+    training: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data; the
+    Training section only with a training record (see `render_document`)."""
+    return {
+        "title": title,
+        **document_sections(d, tuple(proofs)),
+        "training": None if training is None else training_section(training),
+        "sec": section_numbers(training is not None),
+    }
 
 
-def render_document(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
-    """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only)."""
+def render_document(
+    d: Derivation,
+    proofs: list[Proof],
+    title: str = DEFAULT_TITLE,
+    *,
+    training: Mapping[str, Any] | None = None,
+) -> str:
+    """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only).
+
+    `training`, a plain dict, adds the section "Training on handwritten digits": what
+    `symbp.training.training_section_data(result)` returns, plus `"figures": {"curve": ...,
+    "filters": ...}`, the figures' file base names without extension (`\\includegraphics`
+    finds `<name>.pdf` beside the .tex). A record that is not as a training run writes it is
+    a ValueError naming the field."""
     notation = document_names(d).notation
-    return render_latex("cnn_backprop.tex", notation, **document_context(d, proofs, title))
+    context = document_context(d, proofs, title, training)
+    return render_latex("cnn_backprop.tex", notation, **context)
 
 
-def render_markdown(d: Derivation, proofs: list[Proof], title: str = DEFAULT_TITLE) -> str:
-    """The same document as GitHub Markdown: `$…$` inline math and fenced `math` blocks."""
+def render_markdown(
+    d: Derivation,
+    proofs: list[Proof],
+    title: str = DEFAULT_TITLE,
+    *,
+    training: Mapping[str, Any] | None = None,
+) -> str:
+    """The same document as GitHub Markdown: `$…$` inline math and fenced `math` blocks; with
+    `training` (as for `render_document`) its figures are linked as `<name>.png`."""
     notation = document_names(d).notation
-    return render_markdown_template(
-        "cnn_backprop.md", notation, **document_context(d, proofs, title)
-    )
+    context = document_context(d, proofs, title, training)
+    return render_markdown_template("cnn_backprop.md", notation, **context)
 
 
 def _notebook_context(d: Derivation) -> dict[str, Any]:

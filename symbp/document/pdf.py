@@ -108,36 +108,8 @@ def compile_pdf(
         environment = {**os.environ, **_TEX_ENVIRONMENT}
         log_path = work / f"{jobname}.log"
         pdf_path = work / f"{jobname}.pdf"
-        if engine.name == "latexmk":
-            command = [
-                engine.path,
-                "-norc",  # ignore personal latexmkrc files: the same build everywhere
-                "-pdf",
-                "-halt-on-error",
-                "-interaction=nonstopmode",
-                "-no-shell-escape",
-                f"{jobname}.tex",
-            ]
-            progress.step("PDF", 0, 0, "latexmk runs pdflatex until references settle")
-            status = _run(command, work, environment, (timeout, deadline), engine.name)
-            runs = len(re.findall(r"^Run number \d+ of rule '", _read(work / "engine.out"), re.M))
-        else:
-            command = [
-                engine.path,
-                "-halt-on-error",
-                "-interaction=nonstopmode",
-                "-no-shell-escape",
-                f"{jobname}.tex",
-            ]
-            runs = 0
-            while True:
-                progress.step("PDF", 0, 0, f"pdflatex pass {runs + 1}")
-                status = _run(command, work, environment, (timeout, deadline), engine.name)
-                runs += 1
-                if status != 0 or runs >= PDFLATEX_MAX_RUNS:
-                    break
-                if runs >= 2 and not _RERUN.search(_read(log_path)):
-                    break
+        run = _latexmk if engine.name == "latexmk" else _pdflatex
+        status, runs = run(engine, jobname, work, environment, (timeout, deadline))
         log = _read(log_path)
         error = first_error(log)
         # A TeX error always leaves a "!" line; a non-zero status with a PDF and no such line
@@ -153,6 +125,50 @@ def compile_pdf(
         undefined_references=undefined_references(log),
         overfull_boxes=len(re.findall(r"^Overfull \\[hv]box", log, re.MULTILINE)),
     )
+
+
+Limits = tuple[float, float]  # (timeout, deadline) of the whole compile
+
+
+def _latexmk(
+    engine: Engine, jobname: str, work: Path, environment: dict[str, str], limits: Limits
+) -> tuple[int, int]:
+    """latexmk runs pdflatex until the references settle: (exit status, passes)."""
+    command = [
+        engine.path,
+        "-norc",  # ignore personal latexmkrc files: the same build everywhere
+        "-pdf",
+        "-halt-on-error",
+        "-interaction=nonstopmode",
+        "-no-shell-escape",
+        f"{jobname}.tex",
+    ]
+    progress.step("PDF", 0, 0, "latexmk runs pdflatex until references settle")
+    status = _run(command, work, environment, limits, engine.name)
+    runs = len(re.findall(r"^Run number \d+ of rule '", _read(work / "engine.out"), re.M))
+    return status, runs
+
+
+def _pdflatex(
+    engine: Engine, jobname: str, work: Path, environment: dict[str, str], limits: Limits
+) -> tuple[int, int]:
+    """pdflatex again while its log asks for a rerun (at most PDFLATEX_MAX_RUNS passes)."""
+    command = [
+        engine.path,
+        "-halt-on-error",
+        "-interaction=nonstopmode",
+        "-no-shell-escape",
+        f"{jobname}.tex",
+    ]
+    runs = 0
+    while True:
+        progress.step("PDF", 0, 0, f"pdflatex pass {runs + 1}")
+        status = _run(command, work, environment, limits, engine.name)
+        runs += 1
+        if status != 0 or runs >= PDFLATEX_MAX_RUNS:
+            return status, runs
+        if runs >= 2 and not _RERUN.search(_read(work / f"{jobname}.log")):
+            return status, runs
 
 
 def _read(path: Path) -> str:

@@ -8,20 +8,26 @@ LaTeX and Markdown templates use the same LaTeX-safe delimiters (`\\VAR{...}`, `
 `\\#{...}`) so that braces and percent signs stay LaTeX's (Markdown math is LaTeX too); there
 are no line statements (a `%%` prefix would clash with LaTeX comments). Undefined names are
 errors (`StrictUndefined`). Math reaches a template as SymPy objects and is printed there
-through the filters below, all backed by SymPy's LaTeX printer subclass; user-provided text goes
-through `escape_tex` or `escape_markdown`.
+through the filters below, all backed by SymPy's LaTeX printer: `tex`, `texsum`, `texand` by the
+document's subclass (this network's elements), `law`, `lawinline` by the laws' (the general laws
+in index form, symbp.laws.text); user-provided text goes through `escape_tex` or
+`escape_markdown`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import numpy as np
 import sympy as sp
+
+from symbp.laws.text import latex as law_latex
 
 from .latex_printer import DocumentLatexPrinter, Dots, Notation, Numeral
 
@@ -168,7 +174,32 @@ class MathFilters:
         return rf"\wedge {text}" if continued else text
 
 
-def _environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environment:
+def law_filter(value: sp.Basic, sizes: Mapping[sp.Symbol, Any] | None = None) -> str:
+    """A general law's SymPy object in the laws' notation (Iverson brackets, chained ranges,
+    indexed tensors): `sizes` prints those symbols as their numbers (a law at a spec)."""
+    return law_latex(value, sizes)
+
+
+def law_inline_filter(value: sp.Basic) -> str:
+    """The same within a line of text: fractions folded to a / b."""
+    return law_latex(value, inline=True)
+
+
+# The printer of the document being rendered. The environment, and with it Jinja's cache of
+# compiled templates, is built once; each render sets its own notation here (a context
+# variable, so imported macro files, which get no render context, print with it too).
+_PRINTING: ContextVar[MathFilters] = ContextVar("symbp_document_printing")
+
+
+def _printing() -> MathFilters:
+    return _PRINTING.get()
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The one Jinja2 environment of every document: LaTeX-safe delimiters (`\\VAR{…}`,
+    `\\BLOCK{…}`, `\\#{…}`), StrictUndefined, and the filters that print mathematics and escape
+    user text. Built once, so each template is compiled once per process."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_folder())),
         block_start_string=r"\BLOCK{",
@@ -183,28 +214,31 @@ def _environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environmen
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    math = MathFilters(notation)
-    env.filters["tex"] = math.tex
-    env.filters["texsum"] = math.texsum
-    env.filters["texand"] = math.texand
+    env.filters["tex"] = lambda value: _printing().tex(value)
+    env.filters["texsum"] = lambda terms, continued=False: _printing().texsum(terms, continued)
+    env.filters["texand"] = lambda conditions, continued=False: _printing().texand(
+        conditions, continued
+    )
+    env.filters["law"] = law_filter
+    env.filters["lawinline"] = law_inline_filter
     env.filters["escape_tex"] = escape_tex
     env.filters["escape_markdown"] = escape_markdown
     return env
 
 
-def latex_environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environment:
-    return _environment(notation)
-
-
-def markdown_environment(notation: Notation | dict[sp.Symbol, str]) -> jinja2.Environment:
-    return _environment(notation)
+def _render(template: str, notation: Notation | dict[sp.Symbol, str], context: Any) -> str:
+    token = _PRINTING.set(MathFilters(notation))
+    try:
+        return environment().get_template(template).render(**context)
+    finally:
+        _PRINTING.reset(token)
 
 
 def render_latex(template: str, notation: Notation | dict[sp.Symbol, str], **context: Any) -> str:
-    return latex_environment(notation).get_template(template).render(**context)
+    return _render(template, notation, context)
 
 
 def render_markdown(
     template: str, notation: Notation | dict[sp.Symbol, str], **context: Any
 ) -> str:
-    return markdown_environment(notation).get_template(template).render(**context)
+    return _render(template, notation, context)

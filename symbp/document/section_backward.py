@@ -1,4 +1,4 @@
-"""Section 4, the backward pass through every layer but the convolutions (Section 5): the head
+"""Section 5, the backward pass through every layer but the convolutions (Section 6): the head
 collapse, the dense layer, flatten, and each block's pool and activation, from the derivation's
 own steps (local derivatives and staged gradients)."""
 
@@ -225,7 +225,7 @@ def backward_section(c: Context) -> dict[str, Any]:
     for step in c.d.steps:
         stage = step.stage
         if stage.kind == "conv" or stage in head or stage in seen:
-            continue  # the convolutions have Section 5
+            continue  # the convolutions have Section 6
         seen.append(stage)
         build = BUILDERS.get(stage.kind, _activation)
         parts.append(

@@ -1,4 +1,4 @@
-"""Section 6, a batch of M images: every quantity's shape with the batch axis, the batch form of
+"""Section 7, a batch of M images: every quantity's shape with the batch axis, the batch form of
 each layer's gradient, and the summary of every parameter's gradient."""
 
 from __future__ import annotations

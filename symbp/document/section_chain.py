@@ -1,4 +1,4 @@
-"""Section 3, the chain rule: the product of local Jacobians for every parameter, and how
+"""Section 4, the chain rule: the product of local Jacobians for every parameter, and how
 sparse each factor is."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Section 5, the convolution layers, last block first: the local derivatives, the bias, every
+"""Section 6, the convolution layers, last block first: the local derivatives, the bias, every
 filter weight's gradient written out, the two patterns recognised in them (the filter gradient a
 cross-correlation, the input gradient a full convolution with the kernel turned by 180 degrees),
 each with its figure and its proof."""

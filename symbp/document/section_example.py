@@ -1,4 +1,4 @@
-"""Section 7, the worked example: one image through the network, forward and backward, and one
+"""Section 8, the worked example: one image through the network, forward and backward, and one
 step of gradient descent, every number from the numeric engine (`symbp.document.worked`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Section 2, the forward pass: for every layer, representative elements as the derivation
+"""Section 3, the forward pass: for every layer, representative elements as the derivation
 built them, and the layer's quantities as matrices where they are small enough to read."""
 
 from __future__ import annotations

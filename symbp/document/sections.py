@@ -19,9 +19,31 @@ from .section_chain import chain_section
 from .section_convolution import convolution_section
 from .section_example import example_section
 from .section_forward import forward_section
+from .section_laws import laws_section
 from .section_network import network_section
 
-__all__ = ["document_sections"]
+__all__ = ["SECTIONS", "document_sections", "section_numbers"]
+
+# The sections in the order the document has them; Markdown numbers its headings from this
+# (LaTeX numbers its own and refers by label). "training" is there only with a training record.
+SECTIONS = (
+    "network",
+    "laws",
+    "forward",
+    "chain",
+    "backward",
+    "conv",
+    "batch",
+    "example",
+    "training",
+    "proofs",
+)
+
+
+def section_numbers(training: bool = False) -> dict[str, int]:
+    """Each section's number: Markdown's headings and its references to other sections."""
+    shown = [key for key in SECTIONS if training or key != "training"]
+    return {key: number for number, key in enumerate(shown, start=1)}
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,6 +69,7 @@ def document_sections(d: Derivation, proofs: tuple[Proof, ...]) -> dict[str, Any
         "dense": {"weight": dense.params[0], "bias": dense.params[1], "input": dense.input},
         "several": d.spec.n_blocks > 1,
         "network": network_section(c),
+        "laws": laws_section(c),
         "forward": forward_section(c),
         "chain": chain_section(c),
         "backward": backward_section(c),

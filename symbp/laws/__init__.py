@@ -17,8 +17,9 @@ index-form sums with their conditions. Each law is then
     found = establish(derive(NetworkSpec()))       # laws + bridge: what `derivation.laws` holds
 
 The command line calls `command.add_laws_arguments`, `command.run_laws` and
-`command.explain_law`; the documents call `chapter.general_law_section` for the section "The
-general law". `timing.measure` is what the laws cost beside `derive` (for the benchmark).
+`command.explain_law`; the document's section "The general law" (symbp.document.section_laws)
+reads `establish` and the catalog. `timing.measure` is what the laws cost beside `derive` (for
+the benchmark).
 
 symbp itself is imported lazily and only through its public names.
 """

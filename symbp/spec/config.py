@@ -192,7 +192,18 @@ def parse_config(text: str, path: str = "<config>", allow_large: bool = False) -
 
     `allow_large` (the command line's --allow-large) has the effect of allow_large = true.
     """
-    allow_large_flag = allow_large
+    data = _read_toml(text, path)
+    input_shape, channels, allow_large = _network_settings(data, path, text, allow_large)
+    tables = data.get("block")
+    blocks = _blocks(data, tables, path, text)
+    try:
+        return network_from_blocks(input_shape, channels, blocks, allow_large)
+    except SpecError as error:
+        raise _located(error, path, text, data, tables) from None
+
+
+def _read_toml(text: str, path: str) -> dict[str, Any]:
+    """The TOML table, with only known top-level keys; SpecError in one line otherwise."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -208,6 +219,13 @@ def parse_config(text: str, path: str = "<config>", allow_large: bool = False) -
             raise SpecError(
                 f"{_where(path, text, key)}: unknown key; the keys are {', '.join(k for k in KEYS)}"
             )
+    return data
+
+
+def _network_settings(
+    data: dict[str, Any], path: str, text: str, allow_large_flag: bool
+) -> tuple[tuple[int, int], int, bool]:
+    """(input shape, channels, allow_large): the settings of the whole network."""
     current = ""
     try:
         current = "input"
@@ -219,36 +237,29 @@ def parse_config(text: str, path: str = "<config>", allow_large: bool = False) -
         allow_large = data.get("allow_large", False)
         if not isinstance(allow_large, bool):
             raise SpecError(f"must be {KEYS['allow_large']}, got {shown(allow_large)}")
-        allow_large = allow_large or allow_large_flag
     except SpecError as error:
         raise SpecError(f"{_where(path, text, current)}: {error}") from None
+    return input_shape, channels, allow_large or allow_large_flag
 
+
+def _blocks(data: dict[str, Any], tables: Any, path: str, text: str) -> list[ConvBlock]:
+    """The [[block]] tables, or the flat block settings of a one-block file (not both)."""
     flat = {k: v for k, v in data.items() if k in BLOCK_KEYS}
-    tables = data.get("block")
-    if tables is not None:
-        if (
-            not isinstance(tables, list)
-            or not tables
-            or not all(isinstance(t, dict) for t in tables)
-        ):
-            raise SpecError(
-                f"{_where(path, text, 'block')}: must be {KEYS['block']}: write each block as "
-                "[[block]] followed by its settings"
-            )
-        if flat:
-            key = next(iter(flat))
-            raise SpecError(
-                f"{_where(path, text, key)}: block settings go inside the [[block]] tables "
-                "when there are any; move this one into a [[block]]"
-            )
-        indexed = len(tables) > 1
-        blocks = [_block(t, path, text, i if indexed else 0) for i, t in enumerate(tables)]
-    else:
-        blocks = [_block(flat, path, text, None)]
-    try:
-        return network_from_blocks(input_shape, channels, blocks, allow_large)
-    except SpecError as error:
-        raise _located(error, path, text, data, tables) from None
+    if tables is None:
+        return [_block(flat, path, text, None)]
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise SpecError(
+            f"{_where(path, text, 'block')}: must be {KEYS['block']}: write each block as "
+            "[[block]] followed by its settings"
+        )
+    if flat:
+        key = next(iter(flat))
+        raise SpecError(
+            f"{_where(path, text, key)}: block settings go inside the [[block]] tables "
+            "when there are any; move this one into a [[block]]"
+        )
+    indexed = len(tables) > 1
+    return [_block(t, path, text, i if indexed else 0) for i, t in enumerate(tables)]
 
 
 def _located(
