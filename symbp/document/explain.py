@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symbp.support.text import shown
 from symbp.symbolic.derivation import Derivation
 
 SIDE_BY_SIDE_WIDTH = 100  # wider grids are stacked instead
@@ -58,26 +59,26 @@ def parse_element(text: str, shapes: Mapping[str, tuple[int, ...]]) -> tuple[str
 
     `shapes` maps each quantity that has a gradient to its shape.
     """
-    valid = f"valid elements: {valid_elements(shapes)}"
+    valid = f"valid elements: {valid_elements(shapes)}, or a law (symbp laws lists them)"
     cleaned = text.replace("∂", "d").strip()
     match = re.fullmatch(r"(?:dL\s*/\s*)?([A-Za-z]+\d*)\s*(.*)", cleaned, re.DOTALL)
     if match is None:
-        raise ExplainError(f"cannot read element {text!r}; {valid}")
+        raise ExplainError(f"cannot read element {shown(text)}; {valid}")
     word, rest = match.groups()
     by_lower = {name.lower(): name for name in shapes}
     name = by_lower.get(word.lower())
     if name is None and word[:1] in "dD":
         name = by_lower.get(word[1:].lower())
     if name is None:
-        raise ExplainError(f"unknown element {text.strip()!r}; {valid}")
+        raise ExplainError(f"unknown element {shown(text.strip())}; {valid}")
     index = _parse_index(rest, text, valid)
     shape = shapes[name]
     if len(index) != len(shape):
         wanted = {0: "no index", 1: "1 index"}.get(len(shape), f"{len(shape)} indices")
-        raise ExplainError(f"d{name} takes {wanted}, got {text.strip()!r}; {valid}")
+        raise ExplainError(f"d{name} takes {wanted}, got {shown(text.strip())}; {valid}")
     if any(not 0 <= i < n for i, n in zip(index, shape, strict=True)):
         size = "x".join(map(str, shape))
-        raise ExplainError(f"{text.strip()!r} is out of range: d{name} is {size}; {valid}")
+        raise ExplainError(f"{shown(text.strip())} is out of range: d{name} is {size}; {valid}")
     return name, index
 
 
@@ -87,10 +88,10 @@ def _parse_index(rest: str, text: str, valid: str) -> Index:
         return ()
     parts = re.fullmatch(r"(?:\[[^\[\]]*\]\s*)+|\([^()]*\)", rest)
     if parts is None:
-        raise ExplainError(f"cannot read the index in {text.strip()!r}; {valid}")
+        raise ExplainError(f"cannot read the index in {shown(text.strip())}; {valid}")
     numbers = [n for n in re.split(r"[\[\](),\s]+", rest) if n]
     if not all(re.fullmatch(r"-?\d+", n) for n in numbers):
-        raise ExplainError(f"indices must be whole numbers in {text.strip()!r}; {valid}")
+        raise ExplainError(f"indices must be whole numbers in {shown(text.strip())}; {valid}")
     return tuple(int(n) for n in numbers)
 
 
