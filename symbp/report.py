@@ -13,7 +13,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from symbp.spec.model import NetworkSpec
+from symbp.spec.kinds import ACTIVATIONS
+from symbp.spec.model import POOL_TYPES, NetworkSpec
 from symbp.support.version import __version__
 
 if TYPE_CHECKING:
@@ -53,9 +54,9 @@ _BLOCK = {
         "filters": {"type": "integer"},
         "stride": {"type": "integer"},
         "padding": {"type": "integer"},
-        "activation": {"enum": ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]},
+        "activation": {"enum": list(ACTIVATIONS)},
         "leaky_slope": {"type": "number"},
-        "pool_type": {"enum": ["max", "avg", "none"]},
+        "pool_type": {"enum": list(POOL_TYPES)},
         "pool": {"type": "integer"},
         "pool_stride": {"type": "integer"},
     },

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import sympy as sp
 from architectures import ARCHITECTURE_IDS, ARCHITECTURES
+from law_examples import LAW_EXAMPLES, stdout_under_hash_seeds
 
-from symbp import ConvBlock, NetworkSpec, derive
+from symbp import NetworkSpec, derive
 from symbp.laws import (
     LAW_KEYS,
     bridge_checks,
@@ -34,15 +35,7 @@ from symbp.laws import (
 from symbp.laws import activation as activations
 from symbp.laws import index_form as F
 
-EXAMPLES = {
-    "default": NetworkSpec(),
-    "padding1-stride2": NetworkSpec((8, 8), padding=1, stride=2),
-    "two-channels-two-filters": NetworkSpec((6, 6), channels=2, filters=2),
-    "two-blocks": NetworkSpec(
-        (12, 12),
-        blocks=(ConvBlock(filters=2, padding=1), ConvBlock(activation="tanh", pool_type="avg")),
-    ),
-}
+EXAMPLES = LAW_EXAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -266,9 +259,6 @@ def test_every_law_typesets(tmp_path):
 
 
 def test_the_laws_print_the_same_under_any_hash_seed():
-    import os
-    import subprocess
-    import sys
 
     script = (
         "from symbp import NetworkSpec\n"
@@ -276,13 +266,7 @@ def test_the_laws_print_the_same_under_any_hash_seed():
         "print(laws_report(NetworkSpec(), full=True)[0])\n"
         "print('\\n'.join(format_law(find_law(k)) for k in LAW_KEYS))\n"
     )
-    outputs = []
-    for seed in ("0", "12345"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-        )
-        outputs.append(result.stdout)
+    outputs = stdout_under_hash_seeds(script, ("0", "12345"))
     assert outputs[0] == outputs[1] and "all 12 laws hold" in outputs[0]
 
 

@@ -9,13 +9,11 @@ goes through the escape, and the same input gives the same bytes under any hash 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
+from law_examples import LAW_EXAMPLES, stdout_under_hash_seeds
 
 from symbp import ConvBlock, NetworkSpec, derive
 from symbp.document.build import document_context, render_document, render_markdown
@@ -29,13 +27,7 @@ from symbp.laws.text import latex
 from symbp.proofs import prove_all
 
 EXAMPLES = {
-    "default": NetworkSpec(),
-    "padding1-stride2": NetworkSpec((8, 8), padding=1, stride=2),
-    "two-channels-two-filters": NetworkSpec((6, 6), channels=2, filters=2),
-    "two-blocks": NetworkSpec(
-        (12, 12),
-        blocks=(ConvBlock(filters=2, padding=1), ConvBlock(activation="tanh", pool_type="avg")),
-    ),
+    **LAW_EXAMPLES,
     "leaky-avg-none": NetworkSpec(
         (10, 10),
         blocks=(
@@ -191,13 +183,7 @@ def test_the_same_input_gives_the_same_bytes_under_any_hash_seed():
         "print(render_latex('latex/laws.tex', notation, **context))\n"
         "print(render_markdown('markdown/laws.md', notation, **context))\n"
     )
-    outputs = []
-    for seed in ("0", "4242"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-        )
-        outputs.append(done.stdout)
+    outputs = stdout_under_hash_seeds(script, ("0", "4242"))
     assert outputs[0] == outputs[1] and "The general law" in outputs[0]
 
 

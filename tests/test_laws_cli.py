@@ -14,21 +14,14 @@ import json
 import jsonschema
 import pytest
 import sympy as sp
+from law_examples import LAW_EXAMPLES
 
-from symbp import ConvBlock, NetworkSpec, derive
+from symbp import NetworkSpec, derive
 from symbp.laws import catalog, conv, explain_law, find_law
 from symbp.laws import command as C
 from symbp.laws import index_form as F
 
-EXAMPLES = {
-    "default": NetworkSpec(),
-    "padding1-stride2": NetworkSpec((8, 8), padding=1, stride=2),
-    "two-channels-two-filters": NetworkSpec((6, 6), channels=2, filters=2),
-    "two-blocks": NetworkSpec(
-        (12, 12),
-        blocks=(ConvBlock(filters=2, padding=1), ConvBlock(activation="tanh", pool_type="avg")),
-    ),
-}
+EXAMPLES = LAW_EXAMPLES
 VERDICTS = ("[holds: symbolic] ", "[holds: checked for ")
 
 
