@@ -2,15 +2,24 @@
 
 The command is `python -m symbp` with this interpreter rather than the `symbp` console script:
 the same program, without whatever wrapper (pyenv shim, venv launcher) sits in front of the
-script on a given machine. The two commands are run alternately, round by round.
+script on a given machine. The commands are run alternately, round by round.
+
+With `--baseline REV` the default command is also run from a checkout of an earlier commit
+(a temporary `git worktree`, put first on PYTHONPATH), alternating with this one, and the
+ratio of the medians is reported: a change's cost measured in one run, as the machines differ
+up to 3x from one another. Alone: `python benchmarks/bench_cli.py --baseline 4c176f9`.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -26,9 +35,18 @@ def _command(formats: str, out: Path, extra: tuple[str, ...] = ()) -> list[str]:
     return [sys.executable, "-m", "symbp", "derive", *extra, "--format", formats, "--out", str(out)]
 
 
-def _run(command: list[str], timeout: float = 600.0) -> dict[str, Any]:
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def _run(command: list[str], timeout: float = 600.0, tree: Path | None = None) -> dict[str, Any]:
+    """One timed run; `tree`: a checkout whose symbp is imported instead of this one."""
+    env = None
+    if tree is not None:
+        env = dict(os.environ, PYTHONPATH=str(tree))
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=tree
+    )
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "returncode": done.returncode, "stderr": done.stderr[-1000:]}
 
@@ -49,19 +67,42 @@ def choose_formats(tmp: Path) -> tuple[str, str | None, dict[str, Any]]:
     return FULL_FORMATS, None, probe
 
 
-def run(rounds: int, include_large: bool, log: Any) -> dict[str, Any]:
+@contextlib.contextmanager
+def checkout(revision: str | None, tmp: Path) -> Iterator[Path | None]:
+    """A detached worktree of `revision` under `tmp`, removed afterwards (None: no baseline)."""
+    if revision is None:
+        yield None
+        return
+    tree = tmp / "baseline"
+    git = ["git", "-C", str(REPOSITORY)]
+    subprocess.run(
+        [*git, "worktree", "add", "--detach", str(tree), revision], check=True, capture_output=True
+    )
+    try:
+        yield tree
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def run(rounds: int, include_large: bool, log: Any, baseline: str | None = None) -> dict[str, Any]:
     """Median wall seconds of each command over `rounds` alternating runs."""
     with tempfile.TemporaryDirectory(prefix="symbp-bench-cli-") as name:
         tmp = Path(name)
         formats, note, probe = choose_formats(tmp)
         commands = {"default": _command(formats, tmp / "default")}
-        if include_large:
-            commands["28x28"] = _command("py", tmp / "large", ("--input", "28x28"))
-        runs: dict[str, list[dict[str, Any]]] = {key: [] for key in commands}
-        for r in range(rounds):
-            for key, command in commands.items():
-                runs[key].append(_run(command))
-            log(f"  CLI round {r + 1}/{rounds} done")
+        trees: dict[str, Path | None] = {"default": None}
+        with checkout(baseline, tmp) as tree:
+            if tree is not None:
+                commands["baseline"] = _command(formats, tmp / "baseline-out")
+                trees["baseline"] = tree
+                _run(commands["baseline"], tree=tree)  # its warm-up
+            if include_large:
+                commands["28x28"] = _command("py", tmp / "large", ("--input", "28x28"))
+            runs: dict[str, list[dict[str, Any]]] = {key: [] for key in commands}
+            for r in range(rounds):
+                for key, command in commands.items():
+                    runs[key].append(_run(command, tree=trees.get(key)))
+                log(f"  CLI round {r + 1}/{rounds} done")
     result: dict[str, Any] = {"formats": formats, "note": note, "rounds": rounds, "probe": probe}
     for key, command in commands.items():
         failed = [run for run in runs[key] if run["returncode"] != 0]
@@ -71,8 +112,11 @@ def run(rounds: int, include_large: bool, log: Any) -> dict[str, Any]:
             "samples_s": [run["seconds"] for run in runs[key]],
             "ok": not failed,
             "error": failed[0]["stderr"] if failed else None,
-            "target_s": TARGETS_S[key],
+            "target_s": TARGETS_S.get(key),
         }
+    if baseline is not None:
+        result["baseline"]["revision"] = baseline
+        result["ratio_to_baseline"] = result["default"]["median_s"] / result["baseline"]["median_s"]
     if not include_large:
         result["28x28"] = {"skipped": "quick run", "target_s": TARGETS_S["28x28"]}
     return result
@@ -80,15 +124,19 @@ def run(rounds: int, include_large: bool, log: Any) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> str:
     rows = []
-    for key in ("default", "28x28"):
+    for key in ("default", "baseline", "28x28"):
+        if key not in result:
+            continue
         entry = result[key]
-        target = f"<= {entry['target_s']:g} s"
+        target = f"<= {entry['target_s']:g} s" if entry.get("target_s") else "-"
         if "skipped" in entry:
             rows.append(["symbp derive --input 28x28 --format py", "skipped", "-", target])
             continue
         median_s = report.seconds(entry["median_s"]) if entry["ok"] else "FAILED"
         runs = " ".join(f"{s:.2f}" for s in entry["samples_s"])
         command = entry["command"].replace("python -m symbp", "symbp")
+        if key == "baseline":
+            command += f"  (at {entry['revision']})"
         rows.append([command, median_s, runs, target])
     lines = [
         report.table(
@@ -97,9 +145,28 @@ def render(result: dict[str, Any]) -> str:
         f"wall time of a subprocess, interpreter start and imports included; median of "
         f"{result['rounds']}, the two commands alternating; one untimed warm-up run first",
     ]
+    if "ratio_to_baseline" in result:
+        lines.append(
+            f"this checkout / {result['baseline']['revision']}: "
+            f"{result['ratio_to_baseline']:.3f}x (medians of the same run)"
+        )
     if result["note"]:
         lines.append(f"note: {result['note']}")
-    for key in ("default", "28x28"):
-        if result[key].get("error"):
+    for key in ("default", "baseline", "28x28"):
+        if key in result and result[key].get("error"):
             lines.append(f"error ({key}): {result[key]['error'].strip()}")
     return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="symbp derive's wall time, against a baseline")
+    parser.add_argument("--baseline", metavar="REV", default=None, help="an earlier commit")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--large", action="store_true", help="also --input 28x28 --format py")
+    args = parser.parse_args()
+    result = run(args.rounds, args.large, lambda text: print(text, file=sys.stderr), args.baseline)
+    print(render(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # the full run (about 10 minutes on 2 cores)
     python benchmarks/run.py --quick         # a smoke run in well under a minute
     python benchmarks/run.py --sizes 6,10,14 --json results.json
+    python benchmarks/run.py --baseline 4c176f9   # section 2 also times an earlier commit
 
 Sections: 1 derivation time vs input size (with the naive sympy.diff baseline), 2 CLI wall time,
 3 gradient throughput (after an agreement check), 4 the memory-bandwidth bound, 5 peak memory,
@@ -17,7 +18,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class Plan:
     bandwidth_mb: int
     bandwidth_repeats: int
     profile_calls: int
+    baseline: str | None = None  # a commit whose `symbp derive` section 2 also times
 
 
 def make_plan(quick: bool, sizes: tuple[int, ...] | None) -> Plan:
@@ -66,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
     parser.add_argument(
         "--json", default=str(HERE / "results.json"), metavar="PATH", help="where to write JSON"
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also time the default `symbp derive` at this earlier commit (section 2)",
     )
     parser.add_argument(
         "--sizes",
@@ -140,7 +148,9 @@ def derivation(plan: Plan, results: Results) -> None:
 
 def cli(plan: Plan, results: Results) -> None:
     log("2. CLI wall time ...")
-    result = bench_cli.run(plan.cli_rounds, include_large=not plan.quick, log=log)
+    result = bench_cli.run(
+        plan.cli_rounds, include_large=not plan.quick, log=log, baseline=plan.baseline
+    )
     results["cli"] = result
     show(report.heading("2. CLI wall time"))
     show(bench_cli.render(result))
@@ -218,7 +228,7 @@ def summary(results: Results, plan: Plan) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = make_plan(args.quick, _sizes(args.sizes))
+    plan = replace(make_plan(args.quick, _sizes(args.sizes)), baseline=args.baseline)
     results = Results(Path(args.json), plan)
     machine = bench_machine.info()
     results["machine"] = machine

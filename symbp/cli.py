@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -25,7 +25,7 @@ from symbp.document import DEFAULT_TITLE
 from symbp.laws.command import add_laws_arguments, explain_law, run_laws
 from symbp.spec.model import NetworkSpec, SpecError, spec_from_strings
 from symbp.support import progress
-from symbp.support.files import INTERRUPTS, OutputError
+from symbp.support.files import INTERRUPTS, OutputError, discard_created, forget_created
 from symbp.support.progress import TerminalProgress
 from symbp.support.text import clipped, shown
 from symbp.support.version import __version__
@@ -301,6 +301,15 @@ class _Console:
         return code
 
 
+def _laws_for_documents(formats: list[str]) -> Callable[[Any], object] | None:
+    """The documents open with the general laws: build them while the proofs run."""
+    if not set(formats) & {"tex", "md", "pdf"}:
+        return None
+    from symbp.laws.established import general_laws
+
+    return lambda derivation: general_laws(derivation.spec)
+
+
 def _run_derive(args: argparse.Namespace) -> int:
     from symbp.pipeline import check_spec
     from symbp.support.files import prepare_directory
@@ -313,7 +322,7 @@ def _run_derive(args: argparse.Namespace) -> int:
     if args.train:
         _require_training_extra()
     out = prepare_directory(args.out)
-    checked = check_spec(spec)
+    checked = check_spec(spec, meanwhile=_laws_for_documents(formats))
     console.summary(checked)
     if not checked.passed:
         console.warn("verification FAILED: nothing was written")
@@ -586,6 +595,15 @@ def _progress_shown(args: argparse.Namespace) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; a run that wrote nothing leaves no new empty output folder behind."""
+    forget_created()  # folders made by an earlier call in this process are not this run's
+    code = _main(argv)
+    if code != 0:
+        discard_created()
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         with _signals_as_interrupt():
             args = build_parser().parse_args(argv)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from symbp.spec.model import NetworkSpec
@@ -18,6 +20,11 @@ if TYPE_CHECKING:
     from symbp.proofs import Proof
     from symbp.reference.verify import Report
     from symbp.symbolic.derivation import Derivation
+
+
+# The proofs are needed last (for the documents): they yield the other core to PyTorch's
+# worker, whose answers verification waits for, and take it once PyTorch is done.
+PROOFS_NICE = 10
 
 
 @dataclass
@@ -36,9 +43,17 @@ class Checked:
         return self.report.passed and all(proof.holds for proof in self.proofs)
 
 
-def check_spec(spec: NetworkSpec) -> Checked:
-    """Derive, prove, compile and verify one network; nothing is written."""
+def check_spec(
+    spec: NetworkSpec, meanwhile: Callable[[Derivation], object] | None = None
+) -> Checked:
+    """Derive, prove, compile and verify one network; nothing is written.
+
+    The proofs run in a forked child (symbp.support.background) while this process compiles
+    and verifies the module and does `meanwhile(derivation)`, work its caller will need next
+    (`symbp derive` builds the general laws there); with one core it all runs here in turn.
+    """
     from symbp.reference.verify import start_torch_reference, verify
+    from symbp.support.background import Background
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -58,11 +73,20 @@ def check_spec(spec: NetworkSpec) -> Checked:
     lap("start")
     derivation = derive(spec)
     lap("derive")
-    proofs = prove_all(derivation)
-    lap("proofs")
+    proving = Background(partial(prove_all, derivation), nice=PROOFS_NICE)
+    if not proving.forked:
+        proofs = proving.result()
+        lap("proofs")
+    if meanwhile is not None:
+        meanwhile(derivation)
+        lap("meanwhile")
     progress.step("compiling the gradient module")
     module = load(derivation)
     lap("compile")
     report = verify(spec, module, torch_future=torch_answers)
     lap("verify")
+    if proving.forked:
+        progress.step("proofs (in a second process)")
+        proofs = proving.result()
+        lap("proofs")
     return Checked(spec, derivation, proofs, module, report, seconds)

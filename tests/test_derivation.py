@@ -90,6 +90,23 @@ def test_full_composition_proof_runs_for_the_default_network(default):
     )
 
 
+@pytest.mark.parametrize("name, index, change", [("W1", (1, 2), 2), ("B2", (), 1)])
+def test_full_composition_proof_reports_a_wrong_gradient(name, index, change):
+    """A chain-rule gradient doubled (W1) or shifted by 1 (B2) no longer equals sympy.diff of
+    the composed loss, and the proof says which parameter differs."""
+    from dataclasses import replace
+
+    from symbp.proofs.composition import prove_full_composition
+
+    d = derive()
+    gradients = {key: value.copy() for key, value in d.gradients.items()}
+    wrong = gradients[name][index]
+    gradients[name][index] = wrong * 2 if change == 2 else wrong + 1
+    proof = prove_full_composition(replace(d, gradients=gradients), seeds=(1,))
+    symbol = d.quantities[name].symbols[index]
+    assert not proof.holds and f"d L/d {symbol} differs" in proof.detail
+
+
 # ---------------------------------------------------------------- breaking things on purpose
 def _failed(rules, spec=NetworkSpec()):
     return {p.key: p for p in prove_all(derive(spec, rules), full_composition=False) if not p.holds}

@@ -275,3 +275,26 @@ def test_stale_temporaries_are_only_ours(tmp_path):
         (tmp_path / name).write_text("")
     assert remove_stale_temporaries(tmp_path, ["gradients.py"]) == [".gradients.py.k2j_x9a1.tmp"]
     assert len(list(tmp_path.iterdir())) == 3
+
+
+@pytest.mark.parametrize("how", ["interrupt", "failed verification"])
+def test_a_run_that_writes_nothing_leaves_no_new_folder(monkeypatch, tmp_path, how):
+    """The folders --out made are removed again when the run ends without writing; a folder
+    that existed before stays, and so does one that is no longer empty."""
+    import symbp.pipeline
+
+    real = symbp.pipeline.check_spec
+
+    def broken(spec, meanwhile=None):
+        if how == "interrupt":
+            raise KeyboardInterrupt
+        checked = real(spec, meanwhile)
+        checked.proofs[0] = type(checked.proofs[0])("x", "broken on purpose", "", False, "")
+        return checked
+
+    monkeypatch.setattr(symbp.pipeline, "check_spec", broken)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert main(["derive", "--quiet", "--format", "py", "--out", str(tmp_path / "a" / "b")]) != 0
+    assert main(["derive", "--quiet", "--format", "py", "--out", str(existing)]) != 0
+    assert not (tmp_path / "a").exists() and existing.is_dir()

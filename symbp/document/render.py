@@ -16,7 +16,10 @@ in index form, symbp.laws.text); user-provided text goes through `escape_tex` or
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
@@ -28,6 +31,7 @@ import numpy as np
 import sympy as sp
 
 from symbp.laws.text import latex as law_latex
+from symbp.support.version import __version__
 
 from .latex_printer import DocumentLatexPrinter, Dots, Notation, Numeral
 
@@ -195,24 +199,70 @@ def _printing() -> MathFilters:
     return _PRINTING.get()
 
 
+SYNTAX: dict[str, Any] = {
+    "block_start_string": r"\BLOCK{",
+    "block_end_string": "}",
+    "variable_start_string": r"\VAR{",
+    "variable_end_string": "}",
+    "comment_start_string": r"\#{",
+    "comment_end_string": "}",
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "autoescape": False,
+    "keep_trailing_newline": True,
+}
+
+
+class CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Jinja's own cache of compiled templates, in its per-user temporary folder, so that a
+    second `symbp derive` does not compile the 56 templates again (half a second).
+
+    Jinja checks each entry against its template's source; the file names add symbp's version
+    and the syntax above, which change the compiled code without changing a source. An entry
+    is written to a temporary file and renamed, so concurrent runs are safe. A folder that
+    cannot be used (read-only, foreign owner) only means no cache: never an error.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        settings = hashlib.sha256(repr(sorted(SYNTAX.items())).encode()).hexdigest()[:12]
+        super().__init__(directory, pattern=f"symbp-{__version__}-{settings}-%s.cache")
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()  # unreadable or truncated: compile from the source
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):  # a full disk or a read-only folder: no entry
+            super().dump_bytecode(bucket)
+
+
+def compiled_templates() -> jinja2.BytecodeCache | None:
+    """The cache, or None where Jinja finds no safe folder or SYMBP_TEMPLATE_CACHE=0."""
+    if os.environ.get("SYMBP_TEMPLATE_CACHE", "1") == "0":
+        return None
+    try:
+        return CompiledTemplates()
+    except (OSError, RuntimeError):
+        return None
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """The one Jinja2 environment of every document: LaTeX-safe delimiters (`\\VAR{…}`,
     `\\BLOCK{…}`, `\\#{…}`), StrictUndefined, and the filters that print mathematics and escape
-    user text. Built once, so each template is compiled once per process."""
+    user text. Built once, so each template is compiled once per process (and, through the
+    bytecode cache, once per machine and symbp version)."""
+    return make_environment(compiled_templates())
+
+
+def make_environment(cache: jinja2.BytecodeCache | None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_folder())),
-        block_start_string=r"\BLOCK{",
-        block_end_string="}",
-        variable_start_string=r"\VAR{",
-        variable_end_string="}",
-        comment_start_string=r"\#{",
-        comment_end_string="}",
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        bytecode_cache=cache,
+        **SYNTAX,
     )
     env.filters["tex"] = lambda value: _printing().tex(value)
     env.filters["texsum"] = lambda terms, continued=False: _printing().texsum(terms, continued)

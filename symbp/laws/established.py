@@ -91,6 +91,11 @@ def establish(spec_or_derivation: Any = None, every_law: bool = False) -> Establ
 
     Given a spec, it is derived first; give the Derivation to reuse one."""
     d = derivation_of(spec_or_derivation)
-    keys = catalog.ALL_KEYS if every_law else tuple(catalog.keys_for(d.spec))
-    laws = tuple(catalog.law(key) for key in keys)
-    return Established(d.spec, laws, tuple(checks_at(d)))
+    return Established(d.spec, general_laws(d.spec, every_law), tuple(checks_at(d)))
+
+
+def general_laws(spec: Any, every_law: bool = False) -> tuple[Law, ...]:
+    """The general laws for the spec's layer kinds: derived and proved once per process (about
+    half a second), the same for every size."""
+    keys = catalog.ALL_KEYS if every_law else tuple(catalog.keys_for(spec))
+    return tuple(catalog.law(key) for key in keys)

@@ -106,10 +106,13 @@ def dense_laws() -> list[IndexLaw]:
 
 @cache
 def head_gradient() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
-    """(diff of BCE(y, sigma(z_o)) by z_o, simplified in z_o, rewritten in a_o)."""
+    """(diff of BCE(y, sigma(z_o)) by z_o, as one fraction in z_o, rewritten in a_o).
+
+    `cancel` (one fraction in lowest terms) is all this needs; `simplify` found the same
+    function in ten times the time."""
     sigmoid = 1 / (1 + sp.exp(-F.Z_OUT))
     raw = sp.diff(F.binary_cross_entropy(sigmoid), F.Z_OUT)
-    simplified = sp.simplify(raw)
+    simplified = sp.cancel(raw)
     in_a = in_output(simplified, F.Z_OUT, sigmoid, F.A_OUT)
     return raw, simplified, sp.factor_terms(in_a)
 
@@ -125,7 +128,7 @@ def head_holds() -> tuple[bool, str]:
     difference = sp.simplify(raw - stated_head().subs(F.A_OUT, sigmoid))
     in_a_ok = sp.expand(in_a - stated_head()) == 0
     detail = (
-        f"sympy.diff of BCE(y, sigma(z_o)) by z_o, simplified: {simplified}; minus "
+        f"sympy.diff of BCE(y, sigma(z_o)) by z_o, as one fraction: {simplified}; minus "
         f"(sigma(z_o) - y) it simplifies to {difference}; rewritten in a_o = sigma(z_o): {in_a}"
     )
     return difference == 0 and in_a_ok, detail

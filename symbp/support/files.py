@@ -10,6 +10,7 @@ caught) is removed by the next run into that folder.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -38,8 +39,10 @@ def prepare_directory(where: str | Path) -> Path:
     path, name = Path(where), clipped(str(where))
     if path.exists() and not path.is_dir():
         raise OutputError(f"--out {name} is an existing file, not a folder; choose a folder")
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
+        CREATED.extend(folder for folder in missing if folder not in CREATED)
     except OSError as error:
         raise OutputError(f"cannot create output folder {name}: {error.strerror}") from None
     try:
@@ -50,6 +53,24 @@ def prepare_directory(where: str | Path) -> Path:
             f"cannot write into output folder {name} ({error.strerror}); choose another --out"
         ) from None
     return path
+
+
+# Folders prepare_directory made in this process, deepest first: a run that ends without
+# writing (interrupted, failed verification) removes them again if they are still empty.
+CREATED: list[Path] = []
+
+
+def forget_created() -> None:
+    """A new run begins: what earlier runs created is theirs."""
+    CREATED.clear()
+
+
+def discard_created() -> None:
+    """Remove the folders this process created and left empty; anything else stays."""
+    while CREATED:
+        folder = CREATED.pop(0)
+        with contextlib.suppress(OSError):  # not empty, or gone: it stays as it is
+            folder.rmdir()
 
 
 @contextmanager
