@@ -226,7 +226,7 @@ def _spec(args: argparse.Namespace) -> NetworkSpec:
             )
         from symbp.spec.config import load_config
 
-        return load_config(args.config, allow_large=args.allow_large)
+        return load_config(checked_config(args.config), allow_large=args.allow_large)
     if str(given.get("pool_type", "")).strip().lower() == "none":
         pooling = [f"--{k.replace('_', '-')}" for k in ("pool", "pool_stride") if given.get(k)]
         if pooling:
@@ -236,6 +236,17 @@ def _spec(args: argparse.Namespace) -> NetworkSpec:
         raise UsageError("--leaky-slope needs --activation leaky_relu")
     values = {SPEC_FLAGS[key]: value for key, value in given.items()}
     return spec_from_strings(allow_large=args.allow_large, **values)
+
+
+def checked_config(where: str) -> str:
+    """The --config path, or UsageError naming the fix: for a missing file or a folder the
+    reader's own message would say only what the system said ("No such file or directory")."""
+    name, example = clipped(where), "for example --config examples/teaching.toml"
+    if os.path.isdir(where):
+        raise UsageError(f"cannot read config {name}: it is a folder; name a TOML file, {example}")
+    if not os.path.exists(where):  # a dangling link, or a name no file could have, too
+        raise UsageError(f"cannot read config {name}: no such file; check the path, {example}")
+    return where
 
 
 def checked_title(text: str) -> str:
@@ -329,7 +340,11 @@ def _run_derive(args: argparse.Namespace) -> int:
         return console.report("derive", checked, EXIT_FAILED)
 
     # Everything is rendered in memory first; files are written only once all of it worked.
-    training, figures = _training(checked, formats, console) if args.train else (None, {})
+    try:
+        training, figures = _training(checked, formats, console) if args.train else (None, {})
+    except ArithmeticError as error:  # TrainingDiverged: this network, at train's defaults
+        _say(f"symbp: error: {error}; nothing was written", sys.stderr)
+        return EXIT_FAILED
     clock = time.perf_counter()
     files, tex = _render(args, checked.derivation, checked.proofs, formats, training)
     files.update(figures)

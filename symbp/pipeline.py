@@ -86,7 +86,6 @@ def check_spec(
     report = verify(spec, module, torch_future=torch_answers)
     lap("verify")
     if proving.forked:
-        progress.step("proofs (in a second process)")
-        proofs = proving.result()
+        proofs = proving.result()  # the child's progress is shown while this waits
         lap("proofs")
     return Checked(spec, derivation, proofs, module, report, seconds)

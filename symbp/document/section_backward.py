@@ -13,8 +13,9 @@ from symbp.symbolic.derivation import Step
 from symbp.symbolic.layers import Stage, pool_windows
 
 from .context import Context, block_of, first, fullest, step_along
+from .display import TEXT_WIDTH_EM, elide, fit_columns
 from .figures import pool_panel
-from .layout import Display, split_indicator, term_count
+from .layout import SYMBOL_MATRIX_LIMIT, Display, split_indicator, term_count
 
 LOCAL_SHOWN = 3  # local derivatives listed per output element (then \cdots and the last)
 
@@ -67,11 +68,23 @@ def _dense(c: Context, stage: Stage) -> dict[str, Any]:
         "dW": layout.matrix(d.gradients[weight]),
         "dB": d.gradients[bias][()],
         "dB_symbol": c.names.dparam[bias][()],
-        "dF": (
-            layout.matrix(d.gradient_symbols["d" + stage.input].symbols.reshape(-1, 1)),
-            layout.matrix(features.gradient.reshape(-1, 1)),
-        ),
+        "dF": _rows(c, d.gradient_symbols["d" + stage.input].symbols, features.gradient),
     }
+
+
+def _rows(c: Context, lhs: np.ndarray, rhs: np.ndarray) -> tuple[sp.Matrix, sp.Matrix]:
+    """`lhs = rhs` as two rows with the same columns shown, as many as fit on one line: δF
+    has the shape of F, a row (δF = δz W^T)."""
+    pairs = np.empty((1, lhs.size), dtype=object)
+    for k, pair in enumerate(zip(lhs.reshape(-1), rhs.reshape(-1), strict=True)):
+        pairs[0, k] = pair
+    cols = fit_columns(
+        pairs,
+        lambda pair: f"{c.layout.printed(pair[0])} {c.layout.printed(pair[1])}",
+        TEXT_WIDTH_EM - 8,
+        SYMBOL_MATRIX_LIMIT,
+    )
+    return elide(lhs.reshape(1, -1), 1, cols), elide(rhs.reshape(1, -1), 1, cols)
 
 
 def _flatten(c: Context, stage: Stage) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import numpy as np
 import sympy as sp
+from numpy.lib.stride_tricks import sliding_window_view
 
 from symbp.reference.example import worked_example
 
@@ -220,6 +221,29 @@ def _bias_sum(c: Context, stage: Any, values: np.ndarray) -> dict[str, Any]:
     return {"via": "bias_sum", "of": (c.d.quantities[stage.output].tex,)}
 
 
+def tied_windows(values: np.ndarray, size: int, step: int) -> tuple[int, int]:
+    """(windows whose maximum occurs more than once, all windows) of a size x size pool taken
+    every `step` elements of `values`, (rows, cols) or (channels, rows, cols).
+
+    Equal means equal as floats, as the engine's first-maximum routing (`np.argmax`) sees it.
+    """
+    grid = np.asarray(values, dtype=float)
+    grid = grid[None] if grid.ndim == 2 else grid
+    windows = sliding_window_view(grid, (size, size), axis=(1, 2))[:, ::step, ::step]
+    flat = windows.reshape(*windows.shape[:3], size * size)
+    at_maximum = (flat == flat.max(axis=-1, keepdims=True)).sum(axis=-1)
+    return int(np.count_nonzero(at_maximum > 1)), int(at_maximum.size)
+
+
+def _ties(block: Any, pooled: np.ndarray | None) -> dict[str, int]:
+    """How many of a max-pool's windows have a tied maximum in the example, and how many
+    windows it has (both 0 for no max-pool): the window a tie sends to the first maximum."""
+    if block.pool_type != "max" or pooled is None:
+        return {"ties": 0, "windows": 0}
+    ties, windows = tied_windows(pooled, block.pool_size, block.pool_step)
+    return {"ties": ties, "windows": windows}
+
+
 def _backward(c: Context, n: Numbers, ex: dict[str, Any]) -> dict[str, Any]:
     d, inter, grads = c.d, ex["intermediate"], ex["gradients"]
     dense = d.stages[-3]
@@ -255,6 +279,7 @@ def _backward(c: Context, n: Numbers, ex: dict[str, Any]) -> dict[str, Any]:
                 "n": k,
                 "block": g.block,
                 "stage": stage,
+                **_ties(g.block, ex["forward"].get(f"A{k}")),
                 "mask": n.lines(
                     [s for name in inner for s in n.values("d" + name, "d" + name, inter[name])]
                 ),

@@ -163,7 +163,7 @@ def prove_bias_gradient(d: Derivation, view: ConvView) -> Proof:
 
 
 def prove_input_gradient(d: Derivation, view: ConvView) -> Proof:
-    """dX[c] = crop_P( sum_k pad_{k-1}(dilate(dZ[k])) ⋆ rot180(W[k, c]) ): full convolution."""
+    """dX[c] = crop_P( sum_k pad_{k_H-1}(dilate(dZ[k])) ⋆ rot180(W[k, c]) ): full convolution."""
     kh, kw = view.w.shape[2:]
     dilated = [patterns.zero_pad(g, kh - 1, kw - 1) for g in _dilated(view)]
     filters, pad = view.w.shape[0], view.padding
@@ -213,9 +213,12 @@ def _input_gradient_statement(view: ConvView) -> tuple[str, str]:
         if view.stride != 1
         else dz_tex
     )
-    # pad by kernel size - 1: written k-1 when that k cannot be confused with a filter index
+    # pad by kernel size - 1: for one square kernel in the filter height k_H that the general
+    # laws define (k alone is their filter index), else by the numbers
     amount = (
-        "k-1" if kh == kw and not several else (f"{kh - 1}" if kh == kw else f"{kh - 1},{kw - 1}")
+        "k_{H} - 1"
+        if kh == kw and not several
+        else (f"{kh - 1}" if kh == kw else f"{kh - 1},{kw - 1}")
     )
     body = (
         rf"\operatorname{{pad}}_{{{amount}}}\!\Big({inner}\Big) \star "

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Generic, TypeVar, cast
@@ -26,6 +27,7 @@ from . import progress
 T = TypeVar("T")
 
 POLL_S = 0.05  # how often the parent looks whether a silent child is still alive
+RELAY_S = 0.25  # the child's progress is sent at most this often (and at each stage's end)
 
 
 def enabled() -> bool:
@@ -34,13 +36,28 @@ def enabled() -> bool:
     return sys.platform.startswith("linux") and os.environ.get("SYMBP_BACKGROUND", "1") != "0"
 
 
+class _Relay:
+    """The child's progress, sent to the parent a few times a second (each message is short:
+    the pipe's buffer holds minutes of them while the parent is busy elsewhere)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection, self._sent = connection, 0.0
+
+    def __call__(self, stage: str, done: int, total: int, detail: str) -> None:
+        now = time.monotonic()
+        if now - self._sent < RELAY_S and done < total:
+            return
+        self._sent = now
+        self._connection.send(("progress", (stage, done, total, detail[:60])))
+
+
 def _child(connection: Connection, function: Callable[[], object], nice: int) -> None:
-    """In the child: no progress lines, Ctrl-C left to the parent, result or error sent."""
+    """In the child: progress relayed to the parent, Ctrl-C left to it, result or error sent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         if nice:
             os.nice(nice)
-        with progress.listening(None):
+        with progress.listening(_Relay(connection)):
             result: object = function()
         connection.send(("ok", result))
     except BaseException as error:  # the parent reruns the work and reports it itself
@@ -91,11 +108,16 @@ class Background(Generic[T]):
         if connection is None or process is None:
             return None
         try:
-            while not connection.poll(POLL_S):
-                if not process.is_alive() and not connection.poll(0):
-                    return None  # died without a word
-            answer = connection.recv()
-            return answer if isinstance(answer, tuple) and len(answer) == 2 else None
+            while True:
+                while not connection.poll(POLL_S):
+                    if not process.is_alive() and not connection.poll(0):
+                        return None  # died without a word
+                answer = connection.recv()
+                if not (isinstance(answer, tuple) and len(answer) == 2):
+                    return None
+                if answer[0] != "progress":
+                    return answer
+                progress.step(*answer[1])  # shown here, where the user is waiting
         except Exception:  # EOF, a broken pipe, a result that does not unpickle
             return None
         finally:

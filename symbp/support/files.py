@@ -16,12 +16,13 @@ import os
 import re
 import signal
 import tempfile
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from . import progress
-from .text import clipped
+from .text import clipped, shown
 
 # Signals the command line turns into an interrupt; held back while a set is renamed in.
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -36,15 +37,24 @@ def prepare_directory(where: str | Path) -> Path:
     refuse an empty name, a file, or a folder where no file can be created (/sys, read-only)."""
     if str(where) == "":  # Path("") would silently mean the current folder
         raise OutputError("--out is empty; name a folder, for example --out output")
+    _check_name(str(where))
     path, name = Path(where), clipped(str(where))
     if path.exists() and not path.is_dir():
         raise OutputError(f"--out {name} is an existing file, not a folder; choose a folder")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # mkdir would say only "Not a directory"
+        raise OutputError(
+            f"--out {name} lies under {clipped(str(blocking))}, which is a file, not a folder; "
+            "choose a folder"
+        )
     missing = [folder for folder in (path, *path.parents) if not folder.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
         CREATED.extend(folder for folder in missing if folder not in CREATED)
     except OSError as error:
-        raise OutputError(f"cannot create output folder {name}: {error.strerror}") from None
+        raise OutputError(
+            f"cannot create output folder {name}: {error.strerror}; choose another --out"
+        ) from None
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
@@ -54,6 +64,48 @@ def prepare_directory(where: str | Path) -> Path:
         ) from None
     return path
 
+
+def _check_name(where: str) -> None:
+    """OutputError for a name no folder can have, found now rather than after the work: a
+    control character (a newline splits every message and listing that shows the name), or a
+    component longer than the filesystem's NAME_MAX (mkdir would fail with errno 36)."""
+    bad = next((ch for ch in where if unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        raise OutputError(
+            f"--out {shown(where)} contains a control character (U+{ord(bad):04X}); choose a "
+            "folder name without one"
+        )
+    path = Path(where)
+    limit = _name_max(path)
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if part != path.anchor and size > limit:
+            raise OutputError(
+                f"--out has a folder name longer than the {limit} bytes this filesystem allows: "
+                f"{clipped(part, 40)}; choose a shorter --out"
+            )
+    size = len(os.fsencode(os.path.abspath(where)))
+    if size > PATH_MAX - PATH_ROOM:
+        raise OutputError(
+            f"--out {clipped(where)} is a path of {size:,} bytes; with the file names inside it "
+            f"that is beyond the system's {PATH_MAX:,}; choose a shorter --out"
+        )
+
+
+def _name_max(path: Path) -> int:
+    """The longest name, in bytes, the nearest existing folder above `path` allows (255 where
+    the system cannot say)."""
+    for folder in path.parents:
+        try:
+            limit = os.pathconf(folder, "PC_NAME_MAX")
+        except (OSError, ValueError):  # missing, itself too long, or not answerable
+            continue
+        return limit if limit > 0 else 255
+    return 255
+
+
+PATH_MAX = 4096  # Linux's limit on a whole path; the files written inside need PATH_ROOM more
+PATH_ROOM = 64
 
 # Folders prepare_directory made in this process, deepest first: a run that ends without
 # writing (interrupted, failed verification) removes them again if they are still empty.

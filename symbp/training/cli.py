@@ -106,7 +106,7 @@ def _say(text: str, stream: Any = None) -> None:
 def _prepared(args: argparse.Namespace, spec: Any) -> tuple[TrainingSettings, Path, Any]:
     """Everything that can be refused before the work starts: settings, extras, --out, data."""
     settings = settings_from_arguments(args)
-    settings.validate()
+    settings.validate(batch=False)  # --batch is checked against the data's size below
     require_training_extra()
     if getattr(args, "torch", False):
         try:
@@ -118,9 +118,18 @@ def _prepared(args: argparse.Namespace, spec: Any) -> tuple[TrainingSettings, Pa
     return settings, prepare_output(str(args.out)), data
 
 
+def _absent(where: str) -> bool:
+    """Whether --out is yet to be made; a name too long or odd to look up is not (the folder
+    check refuses it in one line, and nothing here may fail before that check)."""
+    try:
+        return not Path(where).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def run_train(args: argparse.Namespace, spec: Any) -> int:
     """Train `spec`'s network as the options say, write the files, print the summary."""
-    created = not Path(str(args.out)).exists()
+    created = _absent(str(args.out))
     try:
         settings, folder, data = _prepared(args, spec)
     except (ValueError, MissingExtraError, OSError) as error:

@@ -26,10 +26,14 @@ from .settings import TrainingSettings
 GradientFunction = Callable[[Array, Array, Mapping[str, Array]], Mapping[str, Array]]
 StepObserver = Callable[[int, Parameters], None]
 EVALUATION_POINTS = 100  # full train/test evaluations per run, besides step 0
+# A loss this many times its start (cross-entropy starts near 0.7) is a run that blew up,
+# even while it is still finite: its parameters and pictures would be no record of learning.
+DIVERGENCE_FACTOR = 1e6
 
 
 class TrainingDiverged(ArithmeticError):
-    """The parameters stopped being finite; the message gives the step and what to do."""
+    """The parameters stopped being finite or the loss blew up; the message gives the step and
+    what to do."""
 
 
 @dataclass
@@ -154,6 +158,25 @@ class _History:
     update_seconds: list[float] = field(default_factory=list)
 
 
+def _check_growth(history: _History, settings: TrainingSettings) -> None:
+    """TrainingDiverged when a logged loss rose past DIVERGENCE_FACTOR times the starting loss:
+    finite, but no longer learning (--lr 100 reaches 1e67). Checked once the steps are done, so
+    that a run that also overflows is reported as the overflow, at the step it happened."""
+    start = history.evaluations[0]["train_loss"]
+    limit = DIVERGENCE_FACTOR * max(start, 1.0)
+    logged = [*enumerate(history.losses, start=1)] + [
+        (int(e["step"]), max(e["train_loss"], e["test_loss"])) for e in history.evaluations
+    ]
+    beyond = sorted((step, loss) for step, loss in logged if loss > limit)
+    if beyond:
+        worst = max(loss for _, loss in beyond)
+        raise TrainingDiverged(
+            f"training diverged at step {beyond[0][0]}: the loss grew from {start:.3g} to "
+            f"{worst:.3g}, more than {DIVERGENCE_FACTOR:.0e} times its start; lower --lr "
+            f"(now {settings.learning_rate:g})"
+        )
+
+
 def _descend(
     module: Any,
     gradient_of: GradientFunction,
@@ -203,7 +226,7 @@ def train(
     (derived here when None); `gradients` replaces its gradients() (the cross-checks pass the
     engine's, or a broken one); `observe(step, params)` sees the parameters after each step."""
     settings = settings or TrainingSettings()
-    settings.validate()
+    settings.validate(batch=False)  # --batch is checked against the data's size below
     data = data if data is not None else load_task(spec)
     settings.validate(train_size=len(data.y_train))
     derive_seconds = None
@@ -215,6 +238,7 @@ def train(
         final, history = _descend(
             module, gradients or module.gradients, data, settings, initial, observe
         )
+    _check_growth(history, settings)
     wall_seconds = time.perf_counter() - started
     return TrainingResult(
         spec=spec,

@@ -28,8 +28,10 @@ class TrainingSettings:
     def learning_rate(self) -> float:
         return DEFAULT_LEARNING_RATES[self.optimizer] if self.lr is None else float(self.lr)
 
-    def validate(self, train_size: int | None = None) -> None:
-        """ValueError in one line naming the setting and the fix; `train_size` bounds --batch."""
+    def validate(self, train_size: int | None = None, *, batch: bool = True) -> None:
+        """ValueError in one line naming the setting and the fix; `train_size` bounds --batch.
+        With `batch` False, --batch waits for the data: its real range is the training set's
+        size, and a message naming 1,000,000 instead would mislead."""
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {shown(self.optimizer)}"
@@ -49,14 +51,15 @@ class TrainingSettings:
                 f"--seed must be a whole number from 0 to 2**63 - 1, got {shown(self.seed)}; "
                 "for example --seed 0"
             )
-        self._validate_batch(train_size)
+        if batch:
+            self._validate_batch(train_size)
 
     def _validate_batch(self, train_size: int | None) -> None:
         largest = MAX_STEPS if train_size is None else train_size
         if not _whole(self.batch) or not 1 <= self.batch <= largest:
-            within = "" if train_size is None else f" (the training set's {train_size} images)"
+            within = "" if train_size is None else f" (the training set has {train_size} images)"
             raise ValueError(
-                f"--batch must be a whole number from 1 to {largest}{within}, got "
+                f"--batch must be a whole number from 1 to {largest:,}{within}, got "
                 f"{shown(self.batch)}; for example --batch 32"
             )
 

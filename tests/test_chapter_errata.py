@@ -1,0 +1,169 @@
+"""Errata of the chapter (issue 13, "Errors on the page"): each wrong sentence or display a
+teacher found, checked in the LaTeX and in the Markdown.
+
+The teaching network (no padding, no tie in its pool windows) and the same network with
+padding 1 (a padded input gradient, and tied pool windows: ReLU zeros at the border) are
+derived once each; every test reads their rendered text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+from symbp.document.build import render_document, render_markdown
+from symbp.proofs import prove_all
+from symbp.reference.example import worked_example
+from symbp.spec.model import NetworkSpec
+from symbp.symbolic.derivation import derive
+
+TITLE = "Backpropagation in a CNN"
+SPECS = {"default": NetworkSpec(), "padded": NetworkSpec(padding=1)}
+
+
+@pytest.fixture(scope="module")
+def built():
+    """name -> (derivation, proofs, LaTeX, Markdown), each built once, on demand."""
+    cache: dict[str, tuple] = {}
+
+    def get(name: str) -> tuple:
+        if name not in cache:
+            d = derive(SPECS[name])
+            proofs = prove_all(d, full_composition=False)
+            cache[name] = (
+                d,
+                proofs,
+                render_document(d, proofs, TITLE),
+                render_markdown(d, proofs, TITLE),
+            )
+        return cache[name]
+
+    return get
+
+
+def _texts(built, name: str) -> dict[str, str]:
+    _, _, tex, md = built(name)
+    return {"tex": tex, "md": md}
+
+
+def _flat(text: str) -> str:
+    """The text with every run of white space one space (sentences wrap in the templates)."""
+    return re.sub(r"\s+", " ", text)
+
+
+# ------------------------------------------------------ 1. general indices, not the first element
+@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_convolution_section_opens_with_every_element_in_general_indices(built, name, form):
+    text = _flat(_texts(built, name)[form])
+    assert r"every $\delta z^{(1)}_{i,j}$ is known" in text
+    assert r"every $\delta z^{(1)}_{0,0}$ is known" not in text
+
+
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_forward_sum_is_stated_for_every_element(built, form):
+    text = _flat(_texts(built, "default")[form])
+    assert r"each $z^{(1)}_{i,j}$ is a sum of 9 products" in text
+    assert r"$z^{(1)}_{0,0}$ is a sum of" not in text
+
+
+# ------------------------------------------------------ 2. the dX proof pads by a defined size
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_input_gradient_proof_pads_by_the_filter_height_the_document_defines(built, form):
+    d, proofs, *_ = built("default")
+    (proof,) = [p for p in proofs if p.key == "dX"]
+    assert "k-1" not in proof.statement.replace(" ", "")
+    assert r"\operatorname{pad}_{k_{H} - 1}" in proof.statement
+    text = _texts(built, "default")[form]
+    assert not re.search(r"\\operatorname\{pad\}_\{\s*k\s*-\s*1\s*\}", text)
+    # k_H is the document's filter height, defined before the proofs use it
+    definition = text.index(r"$K$ filters of $k_{H} \times k_{W}$ weights")
+    assert definition < text.index(proof.statement)
+
+
+# ------------------------------------------------------ 3. the tie sentence follows the numbers
+def _ties_by_hand(values: np.ndarray, size: int, step: int) -> tuple[int, int]:
+    """Windows whose maximum occurs more than once, and all windows, counted independently."""
+    grid = values if values.ndim == 3 else values[None]
+    tied = total = 0
+    for channel in grid:
+        for r in range(0, channel.shape[0] - size + 1, step):
+            for c in range(0, channel.shape[1] - size + 1, step):
+                window = channel[r : r + size, c : c + size].ravel().tolist()
+                tied += window.count(max(window)) > 1
+                total += 1
+    return tied, total
+
+
+def test_tied_windows_counts_windows_with_a_repeated_maximum():
+    from symbp.document.section_example import tied_windows
+
+    a = np.array(
+        [[1.0, 1.0, 0.0, 2.0], [0.0, 0.5, 1.0, 0.0], [3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    )
+    assert tied_windows(a, 2, 2) == (2, 4)  # the top-left (1, 1) and the bottom-right (all 0)
+    assert tied_windows(a[None], 2, 2) == (2, 4)
+    assert tied_windows(a, 2, 1) == _ties_by_hand(a, 2, 1)
+    windows = sliding_window_view(a, (3, 3))
+    assert (
+        tied_windows(a, 3, 1) == _ties_by_hand(a, 3, 1) == (0, windows.shape[0] * windows.shape[1])
+    )
+
+
+TIE_CLAIM = "the first one, where the window has a tie"
+
+
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_example_without_a_tie_does_not_claim_one(built, form):
+    spec = SPECS["default"]
+    tied, _ = _ties_by_hand(worked_example(spec)["forward"]["A1"], 2, 2)
+    assert tied == 0  # the premise: the teaching example has no tied window
+    text = _flat(_texts(built, "default")[form])
+    assert TIE_CLAIM not in text
+    assert "to the maximum of its window (every window here has a single maximum)" in text
+
+
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_example_with_ties_says_how_many_windows_tie(built, form):
+    spec = SPECS["padded"]
+    tied, total = _ties_by_hand(worked_example(spec)["forward"]["A1"], 2, 2)
+    assert 0 < tied < total  # the premise: the padded example has tied windows
+    text = _flat(_texts(built, "padded")[form])
+    assert (
+        f"to the maximum of its window (the first one in row-major order where the maximum is "
+        f"tied, as in {tied} of its {total} windows here)"
+    ) in text
+
+
+# ------------------------------------------------------ 4. the cropped ring is gradient, not zeros
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_cropped_ring_holds_the_gradient_at_the_padding(built, form):
+    text = _flat(_texts(built, "padded")[form])
+    assert "ring of zeros" not in text
+    assert "(the padding) is cropped away" not in text
+    assert "(the padding, 1 wide) is cropped away" not in text
+    assert (
+        "holds the gradient at the padding positions, which are not inputs, and is discarded"
+        in text
+    )
+
+
+# ------------------------------------------------------ 5. δF has the shape of F: a row
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_feature_gradient_is_displayed_as_a_row_like_f(built, form):
+    text = _texts(built, "default")[form]
+    start = text.index("each feature's gradient is its")
+    section = text[start : text.index("In matrix form", start)]
+    row = (
+        r"\left[\begin{matrix}\delta f_{0} & \delta f_{1} & \delta f_{2} & \delta f_{3}"
+        r"\end{matrix}\right]"
+    )
+    assert row in section
+    assert r"\delta f_{0}\\" not in section
+    assert r"\delta z^{(2)} w^{(2)}_{0,0} & \delta z^{(2)} w^{(2)}_{1,0}" in section
+    # F itself is a row on the same page, and the text says δF = δz W2ᵀ (a row)
+    assert r"F = \left[\begin{matrix}f_{0} & f_{1} & f_{2} & f_{3}\end{matrix}\right]" in text
+    assert r"\delta F = \delta z^{(2)}\,W_2^{\mathsf T}" in text
