@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import bench_blas
+import bench_jax
 import numpy as np
 from numpy.typing import NDArray
 
@@ -229,10 +230,17 @@ TORCH_NOTE = (
 )
 
 
+JAX_LABEL = "JAX jit(value_and_grad) float64, XLA's default threads"
+JAX_NOTE = (
+    "jax = jax.jit(jax.value_and_grad(loss)) in float64 with XLA's default threads "
+    "(benchmarks/bench_jax.py), conversion to device arrays and back included, dL/dX not requested"
+)
+
+
 def fused_gradients(spec: NetworkSpec) -> GradientFn | None:
     """The fused C backend's gradients, or None where no C compiler is available."""
-    from symbp.symbolic.derivation import derive
     from symbp.codegen.fused import FusedUnavailable, compile_fused
+    from symbp.symbolic.derivation import derive
 
     try:
         return compile_fused(derive(spec)).gradients
@@ -241,7 +249,7 @@ def fused_gradients(spec: NetworkSpec) -> GradientFn | None:
 
 
 def build(spec: NetworkSpec) -> list[Implementation]:
-    """Every implementation, in table order; torch only when it imports."""
+    """Every implementation, in table order; torch and JAX only when installed."""
     symbp = symbp_module(spec).gradients
     found = [
         Implementation("symbp", "symbp compiled module, load(derive(spec))", symbp),
@@ -251,7 +259,9 @@ def build(spec: NetworkSpec) -> list[Implementation]:
     fused = fused_gradients(spec)
     if fused is not None:
         found.append(
-            Implementation("symbp-c", "symbp's optional fused C backend (symbp.codegen.fused)", fused)
+            Implementation(
+                "symbp-c", "symbp's optional fused C backend (symbp.codegen.fused)", fused
+            )
         )
     if torch_version() is not None:
         one = functools.partial(torch_threads, 1)
@@ -270,6 +280,10 @@ def build(spec: NetworkSpec) -> list[Implementation]:
                 setting=one,
             ),
         ]
+    if bench_jax.available():
+        found.append(
+            Implementation("jax", JAX_LABEL, bench_jax.jax_gradients(spec, input_gradient=False))
+        )
     if bench_blas.available():
         found.append(
             Implementation(
@@ -300,6 +314,7 @@ def by_name(spec: NetworkSpec, name: str) -> Implementation:
         "numpy": lambda: handwritten_gradients(spec),
         "torch64": lambda: torch_gradients(spec, "float64"),
         "torch32": lambda: torch_gradients(spec, "float32"),
+        "jax": lambda: bench_jax.jax_gradients(spec, input_gradient=False),
     }
     setting = functools.partial(torch_threads, 1) if name.startswith("torch") else nullcontext
     return Implementation(name, name, makers[name](), loose=name == "torch32", setting=setting)

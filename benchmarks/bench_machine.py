@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_blas
+import bench_jax
 import numpy as np
 import sympy
 from bench_impl import torch_version
@@ -49,6 +50,7 @@ def info() -> dict[str, Any]:
         "sympy": sympy.__version__,
         "torch": torch,
         "torch_threads": threads,
+        "jax": bench_jax.version(),
         "openblas_threads": bench_blas.get_threads(),
         "load_average_at_start": load_average(),
         "argv": sys.argv,
@@ -61,6 +63,7 @@ def describe(machine: dict[str, Any]) -> str:
         f"machine: {machine['cpu']}, {machine['cpu_count']} cores, {machine['platform']}\n"
         f"python {machine['python']}, numpy {machine['numpy']} (OpenBLAS threads: "
         f"{machine['openblas_threads']}), sympy {machine['sympy']}, "
-        f"{torch if machine['torch'] else 'torch not installed'}\n"
+        f"{torch if machine['torch'] else 'torch not installed'}, "
+        f"{'jax ' + machine['jax'] if machine.get('jax') else 'jax ' + bench_jax.NOT_INSTALLED}\n"
         f"date: {machine['date']}; load average at start: {machine['load_average_at_start']}"
     )

@@ -1,4 +1,6 @@
-"""The targets of issue 5, each with its measured value and PASS / MISS (n/a if not measured)."""
+"""The targets of issues 5 and 17, each with its measured value and PASS / MISS (n/a if not
+measured). Issue 17's are ratios measured in one run: quiet vs busy, symbp vs PyTorch's best
+setting and JAX jit."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ TORCH_SPEEDUP = 4.0
 SMALL_M_US = 25.0
 ISSUE_TORCH_US = 65.0  # PyTorch's time at M = 1 on the issue's machine
 FUSED_SHARE = 0.10
+BUSY_KEEP = 0.67  # issue 17: symbp busy/quiet at M = 100 000
+MNIST_TORCH, MNIST_JAX, TWO_BLOCKS_TORCH = 1.5, 1.0, 2.0
 
 Row = dict[str, str]
 
@@ -116,6 +120,53 @@ def _fused_row(bandwidth: dict[str, Any]) -> Row:
     )
 
 
+def _busy_rows(throughput: dict[str, Any]) -> list[Row]:
+    busy = throughput.get("busy")
+    keep = f"M={THROUGHPUT_M}: symbp busy/quiet >= {BUSY_KEEP:g} (issue 17)"
+    faster = (
+        f"M={THROUGHPUT_M}: symbp >= {TORCH_SPEEDUP:g}x PyTorch float64 at its best setting, "
+        "quiet and busy (issue 17)"
+    )
+    if busy is None or busy["m"] != THROUGHPUT_M:
+        return [_row(keep, "not measured", None), _row(faster, "not measured", None)]
+    ratio = busy["busy_over_quiet"]["symbp"]
+    rows = [_row(keep, report.ratio(ratio), ratio >= BUSY_KEEP)]
+    quiet, loaded = busy["symbp_vs_torch_best_quiet"], busy["symbp_vs_torch_best_busy"]
+    if quiet is None or loaded is None:
+        return [*rows, _row(faster, "torch not installed", None)]
+    measured = (
+        f"quiet {report.ratio(quiet)} ({busy['torch_best_quiet']}), "
+        f"busy {report.ratio(loaded)} ({busy['torch_best_busy']})"
+    )
+    rows.append(_row(faster, measured, min(quiet, loaded) >= TORCH_SPEEDUP))
+    return rows
+
+
+def _example_rows(examples: list[dict[str, Any]]) -> list[Row]:
+    rows = []
+    for r in examples:
+        rates = r["images_per_s"]
+        if r["example"] == "mnist-cnn.toml":
+            torch = [rates[n] for n in ("torch64", "torch64-2thr") if n in rates]
+            name = (
+                f"mnist-cnn, grads + dL/dX, M={r['m']}: >= {MNIST_TORCH:g}x PyTorch float64 "
+                f"(both settings), >= {MNIST_JAX:g}x JAX jit (issue 17)"
+            )
+            if not torch or "jax" not in rates:
+                rows.append(_row(name, "torch or jax not installed", None))
+                continue
+            vs_torch, vs_jax = rates["symbp"] / max(torch), rates["symbp"] / rates["jax"]
+            ok = vs_torch >= MNIST_TORCH and vs_jax >= MNIST_JAX
+            text = f"{report.ratio(vs_torch)} PyTorch (best setting), {report.ratio(vs_jax)} JAX"
+            rows.append(_row(name, text, ok))
+        elif r["example"] == "two-blocks.toml" and "torch64" in rates:
+            torch = max(rates[n] for n in ("torch64", "torch64-2thr") if n in rates)
+            ratio = rates["symbp"] / torch
+            name = f"two-blocks, M={r['m']}: >= {TWO_BLOCKS_TORCH:g}x PyTorch float64 (issue 17)"
+            rows.append(_row(name, report.ratio(ratio), ratio >= TWO_BLOCKS_TORCH))
+    return rows
+
+
 def summarize(data: dict[str, Any], quick: bool) -> list[Row]:
     rows: list[Row] = []
     if "cli" in data:
@@ -128,6 +179,10 @@ def summarize(data: dict[str, Any], quick: bool) -> list[Row]:
         rows += _memory_rows(data["memory"])
     if "bandwidth" in data:
         rows.append(_fused_row(data["bandwidth"]))
+    if "throughput" in data:
+        rows += _busy_rows(data["throughput"])
+    if "architectures" in data:
+        rows += _example_rows(data["architectures"])
     if quick:  # smoke-run figures say nothing about the targets
         rows = [{**row, "status": "n/a (quick)"} for row in rows]
     return rows

@@ -60,6 +60,20 @@ def _timed(sample: Sample, n: int) -> float:
             gc.enable()
 
 
+def settle() -> None:
+    """Collect garbage once, then freeze what survives (`gc.freeze`), so that the collection
+    before every sample only scans what was allocated since: with SymPy, PyTorch and JAX
+    imported, a full collection takes ~0.2 s, which made every 5 ms sample cost 40x its length.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def per_call(sample: Sample, n: int) -> float:
+    """Seconds per run, over one sample of n runs."""
+    return _timed(sample, n) / n
+
+
 def calibrate(sample: Sample, min_seconds: float) -> int:
     """Runs per sample so that one sample lasts at least `min_seconds` (timer noise << 1%)."""
     n = 1
@@ -80,7 +94,7 @@ def interleaved(
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             n = series[name].calls_per_sample
-            series[name].seconds.append(_timed(samples[name], n) / n)
+            series[name].seconds.append(per_call(samples[name], n))
     return series
 
 

@@ -4,11 +4,14 @@
     python benchmarks/run.py --quick         # a smoke run in well under a minute
     python benchmarks/run.py --sizes 6,10,14 --json results.json
     python benchmarks/run.py --baseline 4c176f9   # section 2 also times an earlier commit
+    python benchmarks/run.py --only throughput,architectures --json /tmp/r.json  # 3, 4 and 7
 
 Sections: 1 derivation time vs input size (with the naive sympy.diff baseline), 2 CLI wall time,
 3 gradient throughput (after an agreement check), 4 the memory-bandwidth bound, 5 peak memory,
 6 a profile of symbp's generated code, 7 the example architectures of issue 4, then a summary
-of the targets of issue 5.
+of the targets of issues 5 and 17. Sections 3 and 7 include JAX jit when it is installed and a
+quiet/busy comparison (bench_busy: another process spinning on the other core); section 4 states
+the compute bound (single-thread dgemm) and the memory-bandwidth bound.
 Progress goes to stderr; the tables go to stdout.
 """
 
@@ -16,13 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import bench_architectures
+import bench_bounds
+import bench_busy
 import bench_cli
 import bench_derivation
 import bench_machine
@@ -63,6 +70,9 @@ def make_plan(quick: bool, sizes: tuple[int, ...] | None) -> Plan:
     )
 
 
+SECTION_NAMES = ("derivation", "cli", "throughput", "memory", "profile", "architectures")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
@@ -74,6 +84,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         metavar="REV",
         help="also time the default `symbp derive` at this earlier commit (section 2)",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="LIST",
+        help="run only these sections (the agreement check and the summary always run), e.g. "
+        "throughput,architectures; names: " + ", ".join(SECTION_NAMES),
     )
     parser.add_argument(
         "--sizes",
@@ -97,6 +114,16 @@ def _sizes(text: str | None) -> tuple[int, ...] | None:
         except SpecError as error:
             raise SystemExit(f"--sizes: {size}x{size} is not a valid network: {error}") from None
     return sizes
+
+
+def _only(text: str | None) -> set[str] | None:
+    if text is None:
+        return None
+    names = {word.strip() for word in text.split(",") if word.strip()}
+    unknown = names - set(SECTION_NAMES)
+    if unknown:
+        raise SystemExit(f"--only: unknown sections {sorted(unknown)}; names: {SECTION_NAMES}")
+    return names | {"agreement", "summary"}
 
 
 def log(message: str) -> None:
@@ -127,7 +154,7 @@ class Results:
 def agreement(impls: list[Implementation], data: dict[int, Any], results: Results) -> None:
     show(report.heading("Agreement (checked before anything is timed)"))
     try:
-        results["agreement"] = bench_throughput.check_agreement(impls, data)
+        results["agreement"] = bench_throughput.check_agreement(impls, data, NetworkSpec())
     except bench_throughput.AgreementError as error:
         results["agreement"] = error.result
         results["aborted"] = str(error)
@@ -163,19 +190,21 @@ def throughput(
     data: dict[int, Any],
     results: Results,
 ) -> None:
-    log("3. throughput (with bandwidth before and after) ...")
+    log("3. throughput (with bandwidth and dgemm before and after) ...")
     measure_bandwidth = _bandwidth(plan)
-    before = measure_bandwidth()
-    timings = bench_throughput.measure(impls, data, plan.quick, log)
-    after = measure_bandwidth()
-    result = bench_throughput.as_json(impls, timings)
+    before, dgemm_before = measure_bandwidth(), bench_bounds.dgemm(repeats=plan.bandwidth_repeats)
+    timings, conditions = bench_throughput.measure(impls, data, plan.quick, log)
+    after, dgemm_after = measure_bandwidth(), bench_bounds.dgemm(repeats=plan.bandwidth_repeats)
+    result = bench_throughput.as_json(impls, timings, conditions)
     results["throughput"] = result
     show(report.heading("3. Gradient throughput, default network (6x6, 3x3, 2x2)"))
     show(bench_throughput.render(result))
     largest = max(plan.m_values)
-    text, bound = bench_throughput.render_bandwidth(spec, [before, after], result, largest)
+    text, bound = bench_throughput.render_bandwidth(
+        spec, [before, after], result, largest, [dgemm_before, dgemm_after]
+    )
     results["bandwidth"] = bound
-    show(report.heading("4. Memory-bandwidth bound"))
+    show(report.heading("4. Compute and memory-bandwidth bounds"))
     show(text)
 
 
@@ -207,7 +236,15 @@ def profile(spec: NetworkSpec, plan: Plan, results: Results) -> None:
 def architectures(plan: Plan, results: Results) -> None:
     log("7. example architectures ...")
     cases = bench_architectures.CASES[:1] if plan.quick else bench_architectures.CASES
-    result = bench_architectures.run(log, rounds=2 if plan.quick else 5, cases=cases)
+    flops_per_s = results.data.get("bandwidth", {}).get("compute", {}).get("best_flops_per_s")
+    bytes_per_s = results.data.get("bandwidth", {}).get("best_bytes_per_s")
+    result = bench_architectures.run(
+        log,
+        rounds=2 if plan.quick else 5,
+        cases=cases,
+        min_seconds=0.02 if plan.quick else 0.2,
+        rates=(flops_per_s, bytes_per_s),
+    )
     results["architectures"] = result
     show(report.heading("7. Example architectures (examples/*.toml)"))
     show(bench_architectures.render(result))
@@ -216,7 +253,7 @@ def architectures(plan: Plan, results: Results) -> None:
 def summary(results: Results, plan: Plan) -> None:
     rows = summarize(results.data, plan.quick)
     results["summary"] = rows
-    show(report.heading("Summary: the targets of issue 5"))
+    show(report.heading("Summary: the targets of issues 5 and 17"))
     table_rows = [[row["target"], row["measured"], row["status"]] for row in rows]
     show(report.table(["target", "measured", "status"], table_rows, left=3))
     results["summary_notes"] = notes(results.data)
@@ -232,19 +269,38 @@ def main(argv: list[str] | None = None) -> int:
     results = Results(Path(args.json), plan)
     machine = bench_machine.info()
     results["machine"] = machine
-    show("symbp benchmark: python benchmarks/run.py" + (" --quick" if plan.quick else ""))
+    words = sys.argv[1:] if argv is None else argv
+    show(" ".join(["symbp benchmark: python benchmarks/run.py", *words]))
     show(bench_machine.describe(machine))
     spec = NetworkSpec()
     impls = build(spec)
     data = bench_throughput.problems(spec, plan.m_values)
-    agreement(impls, data, results)
-    derivation(plan, results)
-    cli(plan, results)
-    throughput(spec, plan, impls, data, results)
-    memory(spec, plan, impls, results)
-    profile(spec, plan, results)
-    architectures(plan, results)
-    summary(results, plan)
+    sections: list[tuple[str, Callable[[], None]]] = [
+        ("agreement", lambda: agreement(impls, data, results)),
+        ("derivation", lambda: derivation(plan, results)),
+        ("cli", lambda: cli(plan, results)),
+        ("throughput", lambda: throughput(spec, plan, impls, data, results)),
+        ("memory", lambda: memory(spec, plan, impls, results)),
+        ("profile", lambda: profile(spec, plan, results)),
+        ("architectures", lambda: architectures(plan, results)),
+        ("summary", lambda: summary(results, plan)),
+    ]
+    only = _only(args.only)
+    took: dict[str, float] = {}
+    for name, run_section in sections:
+        if only is not None and name not in only:
+            continue
+        start = time.perf_counter()
+        run_section()
+        took[name] = time.perf_counter() - start
+        log(f"  ({name}: {took[name]:.1f} s)")
+    results["section_seconds"] = took
+    results["spinners"] = {
+        "benchmark_pid": os.getpid(),
+        "started": len(bench_busy.Spinner.pids),
+        "pids": list(bench_busy.Spinner.pids),
+        "alive_at_end": bench_busy.strays(),
+    }
     results["complete"] = True
     show(f"\nJSON written to {args.json}")
     return 0
