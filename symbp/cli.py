@@ -43,6 +43,7 @@ FORMATS = {
     "py": "gradients.py",
     "tex": "cnn_backprop.tex",
     "md": "cnn_backprop.md",
+    "ipynb": "cnn_backprop.ipynb",
     "pdf": "cnn_backprop.pdf",
 }
 DEFAULT_FORMATS = "tex,pdf,md,py"
@@ -147,8 +148,9 @@ def _add_derive_command(commands: Any) -> None:
         "--format",
         default=DEFAULT_FORMATS,
         metavar="LIST",
-        help="comma list of the files to write: tex, pdf, md, py (default: all). "
-        "pdf needs latexmk or pdflatex; without one it is skipped with a notice",
+        help="comma list of the files to write: tex, pdf, md, py, ipynb (default: "
+        f"{DEFAULT_FORMATS}). pdf needs latexmk or pdflatex; without one it is skipped with a "
+        "notice; ipynb (a Jupyter notebook) needs the extra: pip install 'symbp[notebook]'",
     )
 
 
@@ -209,10 +211,16 @@ def parse_formats(text: str) -> list[str]:
         listed = clipped(", ".join(map(repr, unknown)))
         what = f"unknown --format {listed}" if unknown else "empty --format"
         raise UsageError(
-            f"{what}; valid formats: {DEFAULT_FORMATS.replace(',', ', ')} as a comma list, "
+            f"{what}; valid formats: {', '.join(_listed_formats())} as a comma list, "
             "e.g. --format tex,pdf"
         )
     return [name for name in FORMATS if name in names]
+
+
+def _listed_formats() -> list[str]:
+    """The default formats, then the others (ipynb): the order --help and errors name them."""
+    defaults = DEFAULT_FORMATS.split(",")
+    return [*defaults, *(name for name in FORMATS if name not in defaults)]
 
 
 def _spec(args: argparse.Namespace) -> NetworkSpec:
@@ -314,7 +322,7 @@ class _Console:
 
 def _laws_for_documents(formats: list[str]) -> Callable[[Any], object] | None:
     """The documents open with the general laws: build them while the proofs run."""
-    if not set(formats) & {"tex", "md", "pdf"}:
+    if not set(formats) & {"tex", "md", "pdf", "ipynb"}:
         return None
     from symbp.laws.established import general_laws
 
@@ -332,6 +340,8 @@ def _run_derive(args: argparse.Namespace) -> int:
     spec = _spec(args)
     if args.train:
         _require_training_extra()
+    if "ipynb" in formats:
+        _require_notebook_extra()
     out = prepare_directory(args.out)
     checked = check_spec(spec, meanwhile=_laws_for_documents(formats))
     console.summary(checked)
@@ -404,6 +414,15 @@ def _require_training_extra() -> None:
         raise UsageError(f"--train: {error}") from None
 
 
+def _require_notebook_extra() -> None:
+    from symbp.document.ipynb import MissingExtraError, require_nbformat
+
+    try:
+        require_nbformat()
+    except MissingExtraError as error:
+        raise UsageError(str(error)) from None
+
+
 def _training(
     checked: Checked, formats: list[str], console: _Console
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -451,6 +470,14 @@ def _render(
         files[FORMATS["tex"]] = tex
     if "md" in formats:
         files[FORMATS["md"]] = render_markdown(derivation, proofs, args.title, training=training)
+    if "ipynb" in formats:
+        from symbp.document.ipynb import render_notebook
+
+        source = generate_source(derivation, command=derivation.spec.command_line())
+        markdown = files.get(FORMATS["md"]) if training is None else None  # no Training section
+        text = markdown if isinstance(markdown, str) else None
+        notebook = render_notebook(derivation, proofs, source, args.title, markdown=text)
+        files[FORMATS["ipynb"]] = notebook
     return files, tex
 
 

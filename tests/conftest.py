@@ -14,7 +14,6 @@ import pytest
 
 from symbp.reference.torch_oracle import torch_available
 
-
 # module -> the extra that installs it: tests skip without them, except in CI
 OPTIONAL = {
     "dask": "scale",
@@ -22,6 +21,9 @@ OPTIONAL = {
     "matplotlib": "train",
     "IPython": "test",
     "jsonschema": "test",
+    "nbformat": "test",
+    "nbclient": "test",
+    "ipykernel": "test",
 }
 
 

@@ -12,13 +12,11 @@ import re
 
 import numpy as np
 import pytest
+from documents import built_documents
 from numpy.lib.stride_tricks import sliding_window_view
 
-from symbp.document.build import render_document, render_markdown
-from symbp.proofs import prove_all
 from symbp.reference.example import worked_example
 from symbp.spec.model import NetworkSpec
-from symbp.symbolic.derivation import derive
 
 TITLE = "Backpropagation in a CNN"
 SPECS = {"default": NetworkSpec(), "padded": NetworkSpec(padding=1)}
@@ -27,21 +25,7 @@ SPECS = {"default": NetworkSpec(), "padded": NetworkSpec(padding=1)}
 @pytest.fixture(scope="module")
 def built():
     """name -> (derivation, proofs, LaTeX, Markdown), each built once, on demand."""
-    cache: dict[str, tuple] = {}
-
-    def get(name: str) -> tuple:
-        if name not in cache:
-            d = derive(SPECS[name])
-            proofs = prove_all(d, full_composition=False)
-            cache[name] = (
-                d,
-                proofs,
-                render_document(d, proofs, TITLE),
-                render_markdown(d, proofs, TITLE),
-            )
-        return cache[name]
-
-    return get
+    return built_documents(SPECS, TITLE)
 
 
 def _texts(built, name: str) -> dict[str, str]:
@@ -54,20 +38,25 @@ def _flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def _in(form: str, text: str) -> str:
+    """`text`'s inline math as the form writes it: GitHub's $`…`$ in the Markdown."""
+    return text if form == "tex" else re.sub(r"\$([^$]+)\$", r"$`\1`$", text)
+
+
 # ------------------------------------------------------ 1. general indices, not the first element
 @pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("form", ["tex", "md"])
 def test_convolution_section_opens_with_every_element_in_general_indices(built, name, form):
     text = _flat(_texts(built, name)[form])
-    assert r"every $\delta z^{(1)}_{i,j}$ is known" in text
-    assert r"every $\delta z^{(1)}_{0,0}$ is known" not in text
+    assert _in(form, r"every $\delta z^{(1)}_{i,j}$ is known") in text
+    assert _in(form, r"every $\delta z^{(1)}_{0,0}$ is known") not in text
 
 
 @pytest.mark.parametrize("form", ["tex", "md"])
 def test_forward_sum_is_stated_for_every_element(built, form):
     text = _flat(_texts(built, "default")[form])
-    assert r"each $z^{(1)}_{i,j}$ is a sum of 9 products" in text
-    assert r"$z^{(1)}_{0,0}$ is a sum of" not in text
+    assert _in(form, r"each $z^{(1)}_{i,j}$ is a sum of 9 products") in text
+    assert _in(form, r"$z^{(1)}_{0,0}$ is a sum of") not in text
 
 
 # ------------------------------------------------------ 2. the dX proof pads by a defined size
@@ -80,7 +69,7 @@ def test_input_gradient_proof_pads_by_the_filter_height_the_document_defines(bui
     text = _texts(built, "default")[form]
     assert not re.search(r"\\operatorname\{pad\}_\{\s*k\s*-\s*1\s*\}", text)
     # k_H is the document's filter height, defined before the proofs use it
-    definition = text.index(r"$K$ filters of $k_{H} \times k_{W}$ weights")
+    definition = text.index(_in(form, r"$K$ filters of $k_{H} \times k_{W}$ weights"))
     assert definition < text.index(proof.statement)
 
 
@@ -167,3 +156,29 @@ def test_feature_gradient_is_displayed_as_a_row_like_f(built, form):
     # F itself is a row on the same page, and the text says δF = δz W2ᵀ (a row)
     assert r"F = \left[\begin{matrix}f_{0} & f_{1} & f_{2} & f_{3}\end{matrix}\right]" in text
     assert r"\delta F = \delta z^{(2)}\,W_2^{\mathsf T}" in text
+
+
+# ------------------------------------------------------ 6. what each proof establishes
+@pytest.mark.parametrize("form", ["tex", "md"])
+def test_the_proofs_say_what_each_establishes_not_no_sampling(built, form):
+    """The old intro claimed 'no sampling' while proofs evaluate at points and enumerate
+    windows: now each proof states its method, and the intro says what each method means."""
+    _, proofs, *_ = built("default")
+    text = _flat(_texts(built, "default")[form])
+    section = text[text.index("Every comparison below is exact") :]
+    assert "no sampling" not in text
+    for method in ("symbolic", "exhaustive", "sampled"):
+        assert re.search(method + r"[}*]?, ", section), method  # the intro defines each
+    marks = re.findall(r"\((?:\\emph\{|\*)(symbolic|exhaustive|sampled)(?:\}|\*)\)", section)
+    assert marks == [p.method for p in proofs]
+    assert {p.method for p in proofs} >= {"symbolic", "exhaustive"}
+
+
+# ------------------------------------------------------ 7. figure labels readable on screen
+@pytest.mark.parametrize("name", ["default", "padded"])
+def test_no_figure_label_under_7pt(built, name):
+    """Cell labels were 5 pt; every font size the document sets is now at least 7 pt."""
+    tex = _texts(built, name)["tex"]
+    sizes = [int(n) for n in re.findall(r"\\fontsize\{(\d+(?:\.\d+)?)\}", tex)]
+    assert sizes and min(sizes) >= 7, sizes
+    assert not re.search(r"\\(tiny|scriptsize)\b", tex)

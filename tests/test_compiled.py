@@ -54,7 +54,9 @@ def test_matches_engine_on_random_batches(key):
 def test_matches_finite_differences(key):
     module = compiled(key)
     for _, x, y, params in smooth_cases(SPECS[key], count=2):
-        numeric = finite_difference_gradients(lambda p: module.loss(x, y, p), params, eps=1e-5)
+        numeric = finite_difference_gradients(
+            lambda p, x=x, y=y: module.loss(x, y, p), params, eps=1e-5
+        )
         assert_close(module.gradients(x, y, params), numeric, 1e-6, floor=1e-2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,17 @@ def test_unreadable_file(tmp_path):
 def test_cli_config_and_its_conflicts(tmp_path, capsys):
     assert main(["verify", "--config", str(EXAMPLES / "overlapping-pool.toml")]) == 0
     capsys.readouterr()
-    code = main(["derive", "--config", str(EXAMPLES / "mnist.toml"), "--input", "8x8",
-                 "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "derive",
+            "--config",
+            str(EXAMPLES / "mnist.toml"),
+            "--input",
+            "8x8",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "cannot be combined with --input" in err
     bad = tmp_path / "bad.toml"
@@ -98,14 +108,22 @@ def test_fuzzed_text_raises_only_spec_error(text):
 
 
 _values = st.one_of(
-    st.integers(-5, 40), st.booleans(), st.floats(allow_nan=False), st.text(max_size=6),
+    st.integers(-5, 40),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
     st.lists(st.integers(-2, 30), max_size=3),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["input", "filter", "pool", "pool_stride",
-                                        "allow_large", "other"]), _values, max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["input", "filter", "pool", "pool_stride", "allow_large", "other"]),
+        _values,
+        max_size=5,
+    )
+)
 def test_fuzzed_documents_raise_only_spec_error(data):
     lines = []
     for key, value in data.items():
@@ -118,7 +136,5 @@ def test_fuzzed_documents_raise_only_spec_error(data):
         else:
             rendered = repr(value)
         lines.append(f"{key} = {rendered}")
-    try:
+    with contextlib.suppress(SpecError):
         parse_config("\n".join(lines), "fuzz.toml")
-    except SpecError:
-        pass

@@ -108,7 +108,8 @@ def test_full_composition_proof_reports_a_wrong_gradient(name, index, change):
 
 
 # ---------------------------------------------------------------- breaking things on purpose
-def _failed(rules, spec=NetworkSpec()):
+def _failed(rules, spec=None):
+    spec = spec if spec is not None else NetworkSpec()
     return {p.key: p for p in prove_all(derive(spec, rules), full_composition=False) if not p.holds}
 
 

@@ -36,8 +36,12 @@ for name, text in sorted(outputs.items()):
 def digests(size: str, seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, size], capture_output=True, text=True, env=env,
-        check=True, timeout=300,
+        [sys.executable, "-c", SCRIPT, size],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=300,
     )
     return result.stdout
 
@@ -51,6 +55,8 @@ def test_outputs_do_not_depend_on_the_hash_seed(size):
 def test_outputs_are_identical_within_one_process():
     from symbp import NetworkSpec, derive, generate_source
 
-    texts = {hashlib.sha256(generate_source(derive(NetworkSpec())).encode()).hexdigest()
-             for _ in range(2)}
+    texts = {
+        hashlib.sha256(generate_source(derive(NetworkSpec())).encode()).hexdigest()
+        for _ in range(2)
+    }
     assert len(texts) == 1

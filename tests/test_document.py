@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from architectures import ARCHITECTURE_IDS, ARCHITECTURE_SPECS
+from documents import built_documents
 from jupyter import displayed
 from latex_tools import compile_tex, require_tex_tools
 
@@ -319,6 +320,7 @@ SECTIONS = [
     "The convolution layer",
     "A batch of",
     "A worked example with numbers",
+    "Exercises",
     "What the derivation proves",
 ]
 TEACHING_SUBSECTIONS = [
@@ -334,7 +336,7 @@ TEACHING_SUBSECTIONS = [
     "ReLU: the mask",
     "Local derivatives",
     "The bias:",
-    "The filter: every",
+    "The filter: each",
     "The pattern: a cross-correlation of the image with",
     "The input:",
     "Summary: all 15 gradients",
@@ -347,22 +349,15 @@ TEACHING_SUBSECTIONS = [
 @pytest.fixture(scope="module")
 def documents():
     """name -> (derivation, proofs, LaTeX, Markdown), each built once, on demand."""
-    built: dict[str, tuple] = {}
-
-    def get(name: str) -> tuple:
-        if name not in built:
-            d = derive(ARCHITECTURE_SPECS[name])
-            proofs = prove_all(d, full_composition=False)
-            built[name] = (d, proofs, render_document(d, proofs, "T"), render_markdown(d, proofs, "T"))
-        return built[name]
-
-    return get
+    return built_documents(ARCHITECTURE_SPECS, "T")
 
 
 @pytest.mark.parametrize("name", ARCHITECTURE_IDS)
 def test_every_network_gets_every_section(documents, name):
     d, proofs, tex, md = documents(name)
-    headings = re.findall(r"\\section\{([^}]*)", tex)
+    body, appendices = tex.split("\\appendix\n")
+    headings = re.findall(r"\\section\{([^}]*)", body)
+    assert "\\section{Answers to the exercises}" in appendices
     assert len(headings) == len(SECTIONS)
     for heading, expected in zip(headings, SECTIONS, strict=True):
         assert heading.startswith(expected), (heading, expected)

@@ -139,7 +139,7 @@ def test_parameter_counts_and_shapes_are_the_specs(documents, name):
     sizes = independent_parameters(d.spec)
     assert sum(sizes) == d.spec.parameter_count
     breakdown = " + ".join(map(str, sizes))
-    assert f"${sum(sizes)} = {breakdown}$" in tex and f"${sum(sizes)} = {breakdown}$" in md
+    assert f"${sum(sizes)} = {breakdown}$" in tex and f"$`{sum(sizes)} = {breakdown}`$" in md
     assert f"Total trainable parameters: {sum(sizes)} $= {breakdown}$}} \\\\" in tex
     assert f"**{sum(sizes)}** = {breakdown} |" in md
     shapes = independent_shapes(d.spec)
@@ -162,16 +162,25 @@ def test_parameter_counts_and_shapes_are_the_specs(documents, name):
             f"${times(row['out'])}$",
         ]
         assert f"{n} & " + " & ".join(cells) + r" \\" in tex, (n, cells)
-        assert f"| {n} | " + " | ".join(cells) + " |" in md, (n, cells)
+        md_row = f"| {n} | " + " | ".join(cells) + " |"
+        assert re.sub(r"\$([^$]+)\$", r"$`\1`$", md_row) in md, (n, cells)  # GitHub's $`…`$
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_every_proof_is_stated_with_its_result(documents, name):
     d, proofs, tex, md = documents[name]
     assert len(proofs) >= 6
+    heading = re.search(r"^#+ .*What the derivation proves", md, re.M)
+    assert heading is not None
+    section = md[heading.end() :]
     for number, proof in enumerate(proofs, start=1):
-        assert f"\\item\\label{{proof:{proof.key}}} \\textbf{{{escape_tex(proof.title)}.}}" in tex
-        assert f"{number}. **{escape_markdown(proof.title)}.**" in md
+        # the heading is typeset (words escaped, formulas through the printer): its words are there
+        label = f"\\item\\label{{proof:{proof.key}}} \\textbf{{"
+        item = tex[tex.index(label) :].split("\n", 1)[0]
+        entry = section[section.index(f"\n{number}. **") :].split("\n", 2)[1]
+        for words in (part for part in proof.document_title if isinstance(part, str)):
+            assert escape_tex(words).replace(r"\textdegree{}", "$^\\circ$") in item, words
+            assert escape_markdown(words) in entry, words
         statement = proof.statement
         assert f"\\[ {statement} \\]" in tex and statement in md
         assert not re.search(r"_\{[^{}]*\}_", statement), statement  # a double subscript
@@ -378,7 +387,12 @@ def test_the_pdf_compiles_cleanly_and_states_the_results(documents, tmp_path, na
     sizes = independent_parameters(d.spec)
     assert f"{sum(sizes)}={'+'.join(map(str, sizes))}" in squeezed
     assert f"a({d.prediction[1:]})-y" in squeezed  # the head collapses to the prediction error
-    for phrase in ("What the derivation proves", "cross-correlation", "rotated by 180", "falls from"):
+    for phrase in (
+        "What the derivation proves",
+        "cross-correlation",
+        "rotated by 180",
+        "falls from",
+    ):
         assert phrase in flat, phrase
     assert f"All {len(proofs)} proofs hold." in flat
     assert "FAILS" not in flat and "??" not in flat

@@ -4,6 +4,7 @@ round trip, and the CLI flags reach the compiled module."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -222,7 +223,7 @@ def test_shipped_examples_derive(tmp_path, capsys, example, formats, parameters)
     expected = {"py": "gradients.py", "tex": "cnn_backprop.tex", "md": "cnn_backprop.md"}
     assert written >= {expected[f] for f in formats.split(",") if f in expected}
     markdown = (tmp_path / "cnn_backprop.md").read_text()
-    assert "dL/dW1 is the" in markdown and "holds" in markdown
+    assert re.search(r"\$`?\\delta W_1`?\$ is the", markdown) and "holds" in markdown
     if "pdf" in formats:
         assert (tmp_path / "cnn_backprop.pdf").read_bytes().startswith(b"%PDF-")
         assert "0 overfull boxes" in out

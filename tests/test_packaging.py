@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from symbp.document import render
 from symbp.cli import main
+from symbp.document import render
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_FILES = ("pyproject.toml", "README.md", "MANIFEST.in")
@@ -41,10 +41,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-cache-dir", "--disable-pip-version-check", "-q", "-w", str(root / "dist"),
-         str(source)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (built,) = (root / "dist").glob("symbp-*.whl")
     return built
@@ -105,13 +118,21 @@ def test_an_installed_wheel_finds_its_templates_and_writes_the_same_bytes(
     env = {**os.environ, "PYTHONPATH": str(site)}
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD_EVERY_TEMPLATE, str(site)],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert loaded.returncode == 0, loaded.stderr
     assert int(loaded.stdout) == len(template_files())
     derived = subprocess.run(
         [sys.executable, "-m", "symbp", "derive", "--format", "py,tex,md", "--out", "out"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert derived.returncode == 0, derived.stdout + derived.stderr
     source = tmp_path / "source"

@@ -22,9 +22,7 @@ from symbp.reference.gradcheck import max_errors
 from symbp.reference.verify import finite_difference_check, kink_margin
 from symbp.spec.model import NetworkSpec
 
-SETTINGS = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -62,8 +60,9 @@ def test_compiled_equals_engine(spec, seed, m):
     x, y, params = batch(spec, seed, m)
     module, engine = compiled(spec), NumericNetwork(spec)
     assert_close(module.gradients(x, y, params), engine.gradients(x, y, params))
-    assert_close({"X": module.input_gradient(x, y, params)},
-                 {"X": engine.input_gradient(x, y, params)})
+    assert_close(
+        {"X": module.input_gradient(x, y, params)}, {"X": engine.input_gradient(x, y, params)}
+    )
     assert abs(module.loss(x, y, params) - engine.loss(x, y, params)) <= 1e-12 * max(
         1.0, engine.loss(x, y, params)
     )

@@ -19,6 +19,7 @@ from symbp.reference.example import worked_example
 from symbp.symbolic.derivation import Derivation
 
 from .context import Context
+from .markdown_math import github_math
 from .notation import document_names
 from .render import render_latex
 from .render import render_markdown as render_markdown_template
@@ -79,11 +80,13 @@ def render_markdown(
     *,
     training: Mapping[str, Any] | None = None,
 ) -> str:
-    """The same document as GitHub Markdown: `$…$` inline math and fenced `math` blocks; with
-    `training` (as for `render_document`) its figures are linked as `<name>.png`."""
+    """The same document as GitHub Markdown: inline math as $`…`$ and display math in fenced
+    `math` blocks, the forms GitHub's parser leaves alone (`github_math`; the notebook views keep
+    Jupyter's `$…$`); with `training` (as for `render_document`) its figures are linked as
+    `<name>.png`."""
     notation = document_names(d).notation
     context = document_context(d, proofs, title, training)
-    return render_markdown_template("cnn_backprop.md", notation, **context)
+    return github_math(render_markdown_template("cnn_backprop.md", notation, **context))
 
 
 def _notebook_context(d: Derivation) -> dict[str, Any]:

@@ -207,9 +207,9 @@ def _pattern(name: str, index: Index, pairs: list[tuple[Factor, Factor]]) -> lis
             f"Every product pairs {_gradient_label(grad)}[i,j] with {other}[p,q] where "
             f"i+p = {r} and j+q = {c}: the kernel enters upside down and back to front. "
             f"So {_gradient_label(name)} is "
-            f"the full convolution of {_gradient_label(grad)} with {other}, i.e. the "
-            f"cross-correlation of the zero-padded {_gradient_label(grad)} with {other} "
-            f"rotated 180 degrees."
+            f"the full cross-correlation of the zero-padded {_gradient_label(grad)} with "
+            f"{other} rotated 180 degrees, rot180({other}), i.e. the full true convolution "
+            f"{_gradient_label(grad)} * {other}."
         ]
     offsets = {tuple(a - b for a, b in zip(f.index, g.index, strict=True)) for g, f in pairs}
     if len(offsets) != 1:

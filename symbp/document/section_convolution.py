@@ -1,6 +1,7 @@
 """Section 6, the convolution layers, last block first: the local derivatives, the bias, every
 filter weight's gradient written out, the two patterns recognised in them (the filter gradient a
-cross-correlation, the input gradient a full convolution with the kernel turned by 180 degrees),
+cross-correlation, the input gradient the full cross-correlation with the kernel turned by
+180 degrees, i.e. the full true convolution),
 each with its figure and its proof."""
 
 from __future__ import annotations
@@ -70,11 +71,13 @@ def _local(c: Context, stage: Stage) -> dict[str, Any]:
 
 
 def _listing(c: Context, weight: str, per_line: int) -> dict[str, Any]:
-    """Every δw as its sum of products, in full while the listing stays short.
+    """The first two δw as sums of products for the section, and every δw for the appendix.
 
-    Past LISTING_LINES lines, the first two weights and the last are written in full and the
-    others abbreviated to their first terms and last term, one line each. Filters with more
-    than MANY_ELEMENTS weights list the first six and the last two (None marks the gap).
+    In the section two sums show the pattern; the index formula and the figure give the rest.
+    The appendix writes every sum in full while the listing stays short: past LISTING_LINES
+    lines, the first two weights and the last in full and the others abbreviated to their
+    first terms and last term; filters with more than MANY_ELEMENTS weights list the first six
+    and the last two (None marks the gap).
     """
     gradients = c.d.gradients[weight]
     elements = list(np.ndindex(*gradients.shape))
@@ -91,10 +94,16 @@ def _listing(c: Context, weight: str, per_line: int) -> dict[str, Any]:
     if gap is not None:
         listing.insert(gap, None)
     counts = [term_count(gradients[i]) for i in elements]
+    first = [entry for entry in listing[:2] if entry is not None]
     return {
-        "listing": listing,
-        "in_full": sum(1 for s in sums if not s.elided),
-        "all_shown": gap is None,
+        "first": first,
+        "others": len(elements) - len(first),
+        "first_in_full": all(not s.elided for _, s in first),
+        "appendix": {
+            "listing": listing,
+            "in_full": sum(1 for s in sums if not s.elided),
+            "all_shown": gap is None,
+        },
         "fewest": min(counts),
         "most": max(counts),
     }
@@ -163,6 +172,22 @@ def _input_sums(c: Context, stage: Stage) -> list[Any]:
     return [c.displays.show(lhs[i], gradient[i], group=kw) for i in picked]
 
 
+def dilation(input_shape: tuple[int, ...], output_shape: tuple[int, ...], block: Any) -> dict:
+    """The stride-dilated output gradient's size, and the trailing zeros it needs for the
+    valid cross-correlation with the padded input to have the filter's size.
+
+    dil_S puts S - 1 zeros between neighbours: S (Ho - 1) + 1 rows. When the stride does not
+    reach the input's last rows (H + 2P - kH not a multiple of S), (H + 2P - kH) mod S more
+    zero rows go at the end, and the same for columns."""
+    s, p = block.stride, block.padding
+    dilated, trailing = [], []
+    for size, out, k in zip(input_shape[-2:], output_shape[-2:], block.filter_shape, strict=True):
+        dilated.append(s * (out - 1) + 1)
+        trailing.append((size + 2 * p - k) % s)
+    full = [d + t for d, t in zip(dilated, trailing, strict=True)]
+    return {"dilated": dilated, "trailing": trailing, "full": full, "any_trailing": any(trailing)}
+
+
 def _block(c: Context, stage: Stage) -> dict[str, Any]:
     g = stage.geometry
     assert g is not None and stage.block is not None
@@ -196,6 +221,7 @@ def _block(c: Context, stage: Stage) -> dict[str, Any]:
         "most_products": max(per_filter) // g.conv[0],
         "rot180": c.layout.matrix(rotate_180(kernel if kernel.ndim == 2 else kernel[0, 0])),
         "kernel_name": c.names.part(weight, (0, 0)) if kernel.ndim == 4 else c.names.q[weight],
+        "dilation": dilation(g.input, g.conv, g.block),
         "kernel_pad": ",".join(dict.fromkeys(str(k - 1) for k in g.block.filter_shape)),
         "weight_shape": shape_text(kernel.shape),
         "bias_shape": shape_text(c.d.quantities[bias].shape),

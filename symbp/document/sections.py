@@ -18,6 +18,7 @@ from .section_batch import batch_section
 from .section_chain import chain_section
 from .section_convolution import convolution_section
 from .section_example import example_section
+from .section_exercises import exercises_section
 from .section_forward import forward_section
 from .section_laws import laws_section
 from .section_network import network_section
@@ -36,6 +37,7 @@ SECTIONS = (
     "batch",
     "example",
     "training",
+    "exercises",
     "proofs",
 )
 
@@ -76,6 +78,7 @@ def document_sections(d: Derivation, proofs: tuple[Proof, ...]) -> dict[str, Any
         "convolution": convolution_section(c),
         "batch": batch_section(c),
         "example": example_section(c),
+        "exercises": exercises_section(c),
         "proofs": proofs,
         "proof": {p.key: p for p in proofs},
         "proof_number": {p.key: number for number, p in enumerate(proofs, start=1)},

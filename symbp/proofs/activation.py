@@ -12,9 +12,18 @@ from symbp.symbolic.layers import Stage, exact_number
 
 from .result import (
     EXHAUSTIVE,
+    Formula,
     Proof,
+    TexAtom,
+    Text,
+    formula,
     proof_key,
 )
+
+
+def _listed(parts: list[Formula]) -> Text:
+    """Formulas separated by commas, each typeset on its own."""
+    return tuple(part for k, f in enumerate(parts) for part in ((", ", f) if k else (f,)))
 
 
 def _activation_step(d: Derivation, output: str) -> Any:
@@ -33,26 +42,38 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
         slope = exact_number(stage.geometry.block.leaky_slope) if stage.kind == "leaky_relu" else 0
         values = {v: local.subs(z, v) for v in (-1, 0, 1)}
         holds = values == {-1: slope, 0: slope, 1: 1}
-        detail = f"d {stage.kind}(z)/dz from sympy.diff = {local}; at z = -1, 0, 1: " + ", ".join(
-            str(values[v]) for v in (-1, 0, 1)
+        op = "ReLU" if stage.kind == "relu" else "LeakyReLU"
+        findings = (
+            "the derivative ",
+            formula(TexAtom(rf"\operatorname{{{op}}}'(z)"), f"{op}'(z)"),
+            " from sympy.diff is ",
+            formula(local),
+            "; at ",
+            formula(TexAtom(r"z = -1, 0, 1"), "z = -1, 0, 1"),
+            " it is ",
+            *_listed([formula(values[v]) for v in (-1, 0, 1)]),
         )
         # The derivative is constant on z < 0, z = 0 and z > 0 (an indicator of the sign):
         # one point of each class decides it everywhere.
         if stage.kind == "relu":
-            return Proof(
+            return Proof.of(
                 proof_key("relu0", n),
-                "ReLU'(0) = 0",
+                ("The ReLU derivative is 0 at the kink, as in PyTorch",),
                 r"\operatorname{ReLU}'(0) = 0",
                 holds,
-                detail,
+                findings,
                 EXHAUSTIVE,
             )
-        return Proof(
+        return Proof.of(
             proof_key("leaky0", n),
-            f"LeakyReLU'(0) = {slope} (its slope, as in PyTorch)",
+            (
+                "The leaky ReLU derivative at the kink is its slope, ",
+                formula(slope),
+                ", as in PyTorch",
+            ),
             rf"\operatorname{{LeakyReLU}}'(0) = {sp.latex(slope)}",
             holds,
-            detail,
+            findings,
             EXHAUSTIVE,
         )
     if stage.kind in ("sigmoid", "tanh"):
@@ -61,12 +82,23 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
         holds = difference == 0
         name = "sigma" if stage.kind == "sigmoid" else "tanh"
         tex = r"\sigma" if stage.kind == "sigmoid" else r"\tanh"
-        return Proof(
+        output = formula(TexAtom(rf"a = {tex}(z)"), f"a = {name}(z)")
+        return Proof.of(
             proof_key(stage.kind, n),
-            f"{name}'(z) = {local.xreplace({a: sp.Symbol('a')})} with a = {name}(z)",
+            (
+                f"The derivative of {'the sigmoid' if stage.kind == 'sigmoid' else 'tanh'}, "
+                "written in its output ",
+                output,
+            ),
             rf"{tex}'(z) = {sp.latex(local.xreplace({a: sp.Symbol('a')}))},\ a = {tex}(z)",
             holds,
-            f"the derivative in the output, with a = {name}(z) put back, minus sympy.diff of "
-            f"{name}(z): " + ("simplifies to 0" if holds else f"{difference}"),
+            (
+                "the derivative in the output, with ",
+                output,
+                " put back, minus sympy.diff of ",
+                formula(TexAtom(rf"{tex}(z)"), f"{name}(z)"),
+                ": ",
+                "simplifies to 0" if holds else formula(difference),
+            ),
         )
     return None

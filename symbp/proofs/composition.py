@@ -17,7 +17,7 @@ import sympy as sp
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.layers import is_indicator
 
-from .result import SAMPLED, Proof
+from .result import SAMPLED, Proof, TexAtom, formula
 
 
 def _numeric_point(d: Derivation, seed: int) -> dict[sp.Symbol, float]:
@@ -108,12 +108,17 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
                 _exp_as_symbol(direct, z2, e), _exp_as_symbol(chain, z2, e), e
             )
             if difference != 0:
-                return Proof(
+                return Proof.of(
                     "composition",
-                    "Chain rule = sympy.diff of the fully composed loss",
+                    ("Chain rule = sympy.diff of the fully composed loss",),
                     "",
                     False,
-                    f"pattern from seed {seed}: d L/d {parameter} differs by {difference}",
+                    (
+                        f"pattern from seed {seed}: ",
+                        formula(sp.Derivative(TexAtom("L"), parameter), f"d L/d {parameter}"),
+                        " differs by ",
+                        formula(difference),
+                    ),
                     SAMPLED,
                 )
     return Proof(

@@ -1,6 +1,6 @@
 """The conv layer's three laws, proved element by element: dW is a cross-correlation of the
-(padded) input with the (dilated) dZ, dB the sum of dZ, and dX the full convolution with the
-rotated kernel (cropped by the padding).
+(padded) input with the (dilated) dZ, dB the sum of dZ, and dX the full cross-correlation of the
+padded dZ with rot180(W), i.e. the full true convolution dZ * W (cropped by the padding).
 """
 
 from __future__ import annotations
@@ -16,12 +16,21 @@ from symbp.symbolic import patterns
 from symbp.symbolic.derivation import Derivation
 
 from .result import (
+    Convolve,
+    Correlate,
     Element,
+    Formula,
     Proof,
+    Rot180,
+    TexAtom,
+    Text,
     compare,
     elements_of,
     find_pattern,
+    formula,
+    grad,
     indexed,
+    named,
     partial_of,
 )
 
@@ -78,13 +87,24 @@ def _dilated(view: ConvView) -> list[np.ndarray]:
     return [patterns.dilate(g, view.stride, rows, cols) for g in view.dz]
 
 
-def _conv_words(view: ConvView) -> tuple[str, str]:
-    """How the input and dZ enter the pattern, in words: ('X', 'dL/dZ1'), or padded/dilated."""
-    source = view.input if not view.padding else f"{view.input} zero-padded by {view.padding}"
-    gradient = f"dL/d{view.output}"
+def _conv_words(view: ConvView) -> tuple[Text, Text]:
+    """How the input and dZ enter the pattern, in words: (X, δZ1), or padded/dilated."""
+    source: Text = (named(view.input),)
+    if view.padding:
+        source += (f" zero-padded by {view.padding}",)
+    gradient: Text = (grad(view.output),)
     if view.stride != 1:
-        gradient += f" dilated by {view.stride}"
+        gradient += (f" dilated by {view.stride}",)
     return source, gradient
+
+
+def _operands(view: ConvView) -> tuple[TexAtom, TexAtom, TexAtom]:
+    """The input, dZ and the kernel as printable atoms, for the candidates' formulas."""
+    return (
+        TexAtom(tex_name(view.input)),
+        TexAtom(rf"\delta {tex_name(view.output)}"),
+        TexAtom(tex_name(view.weight)),
+    )
 
 
 def prove_weight_gradient(d: Derivation, view: ConvView) -> Proof:
@@ -93,22 +113,27 @@ def prove_weight_gradient(d: Derivation, view: ConvView) -> Proof:
     flipped = [patterns.rotate_180(g) for g in dilated]
     kh, kw = view.w.shape[2:]
     actual = d.gradients[view.weight].reshape(view.w.shape)
+    x, dz, _ = _operands(view)
+    dz_plain = f"dL/d{view.output}"
     holds, detail = find_pattern(
         actual,
         {
-            f"cross-correlation {view.input} ⋆ d{view.output}": lambda i: patterns.correlate_at(
-                padded[i[1]], dilated[i[0]], i[2], i[3]
-            ),
-            f"true convolution {view.input} * d{view.output} (flipped)": lambda i: (
-                patterns.correlate_at(padded[i[1]], flipped[i[0]], i[2], i[3])
-            ),
-            "cross-correlation rotated by 180° (a forward pass that flips the kernel)": (
-                lambda i: patterns.correlate_at(
-                    padded[i[1]], dilated[i[0]], kh - 1 - i[2], kw - 1 - i[3]
-                )
+            (
+                "cross-correlation ",
+                Formula(Correlate(x, dz), f"{view.input} ⋆ {dz_plain}"),
+            ): lambda i: patterns.correlate_at(padded[i[1]], dilated[i[0]], i[2], i[3]),
+            (
+                "true convolution ",
+                Formula(Convolve(x, dz), f"{view.input} * {dz_plain}"),
+                " (flipped)",
+            ): lambda i: patterns.correlate_at(padded[i[1]], flipped[i[0]], i[2], i[3]),
+            (
+                "cross-correlation rotated by 180° (a forward pass that flips the kernel)",
+            ): lambda i: patterns.correlate_at(
+                padded[i[1]], dilated[i[0]], kh - 1 - i[2], kw - 1 - i[3]
             ),
         },
-        f"dL/d{view.weight}",
+        grad(view.weight),
     )
     source, gradient = _conv_words(view)
     simple = view.stride == 1 and not view.padding
@@ -122,18 +147,17 @@ def prove_weight_gradient(d: Derivation, view: ConvView) -> Proof:
         dil = rf"\operatorname{{dil}}_{{{view.stride}}}\!\Big({dz_tex}\Big)"
         right = rf"{inner} \star " + (dil if view.stride != 1 else dz_tex)
     left = indexed(partial_of(view.weight), "k,c" if several else "")
-    return Proof(
-        f"dW{view.block}",
-        (
-            f"dL/d{view.weight} is the valid cross-correlation of {source} with {gradient}"
-            if simple
-            else f"dL/d{view.weight} is the cross-correlation of {source} with {gradient}"
-        )
-        + (" (per filter k and channel c)" if several else ""),
-        f"{left} = {right}",
-        holds,
-        detail,
+    heading: Text = (
+        grad(view.weight),
+        " is the valid cross-correlation of " if simple else " is the cross-correlation of ",
+        *source,
+        " with ",
+        *gradient,
     )
+    if several:
+        k, c = sp.symbols("k c")
+        heading += (" (per filter ", formula(k), " and channel ", formula(c), ")")
+    return Proof.of(f"dW{view.block}", heading, f"{left} = {right}", holds, detail)
 
 
 def prove_bias_gradient(d: Derivation, view: ConvView) -> Proof:
@@ -142,24 +166,21 @@ def prove_bias_gradient(d: Derivation, view: ConvView) -> Proof:
     expected = np.empty(filters, dtype=object)
     for k in range(filters):
         expected[k] = patterns.total(view.dz[k])
-    holds, detail = compare(actual, elements_of(expected), f"dL/d{view.bias}")
+    holds, detail = compare(actual, elements_of(expected), grad(view.bias))
+    if holds and filters == 1:
+        detail = (grad(view.bias), ": difference expands to 0")  # not "all 1 elements of"
     out = view.output
     z_tex = f"z^{{({out[1:]})}}"
+    heading: Text
     if filters == 1:
-        title = f"dL/d{view.bias} is the sum of dL/d{out}"
+        heading = (grad(view.bias), " is the sum of ", grad(out))
         element = rf"\frac{{\partial L}}{{\partial {z_tex}_{{i,j}}}}"
         statement = rf"{partial_of(view.bias)} = \sum_{{i,j}} {element}"
     else:
-        title = f"dL/d{view.bias} is, per filter, the sum of that filter's dL/d{out}"
+        heading = (grad(view.bias), " is, per filter, the sum of that filter's ", grad(out))
         element = rf"\frac{{\partial L}}{{\partial {z_tex}_{{k,i,j}}}}"
         statement = rf"{partial_of(view.bias)}[k] = \sum_{{i,j}} {element}"
-    return Proof(
-        f"dB{view.block}",
-        title,
-        statement,
-        holds,
-        detail.replace(f"all 1 elements of dL/d{view.bias}", f"dL/d{view.bias}"),
-    )
+    return Proof.of(f"dB{view.block}", heading, statement, holds, detail)
 
 
 def prove_input_gradient(d: Derivation, view: ConvView) -> Proof:
@@ -181,27 +202,54 @@ def prove_input_gradient(d: Derivation, view: ConvView) -> Proof:
         return element
 
     actual = d.gradients[view.input].reshape(view.x.shape)
+    rejected: Text = (
+        "full cross-correlation of the padded ",
+        grad(view.output),
+        " with the unrotated ",
+        named(view.weight),
+    )
     holds, detail = find_pattern(
         actual,
         {
-            f"full cross-correlation of d{view.output} with rot180({view.weight})": full(
-                lambda k, c: patterns.rotate_180(view.w[k, c])
-            ),
-            f"full cross-correlation of d{view.output} with {view.weight} (unrotated)": full(
-                lambda k, c: view.w[k, c]
-            ),
+            _input_gradient_words(view): full(lambda k, c: patterns.rotate_180(view.w[k, c])),
+            rejected: full(lambda k, c: view.w[k, c]),
         },
-        f"dL/d{view.input}",
+        grad(view.input),
     )
-    if holds:
-        # Correlating with the rotated kernel is, by definition, true convolution with W.
-        detail += f"; that is, the full true convolution d{view.output} * {view.weight}"
-    title, statement = _input_gradient_statement(view)
-    return Proof("d" + view.input, title, statement, holds, detail)
+    statement = _input_gradient_statement(view)
+    heading = (grad(view.input), " is the ", *_input_gradient_words(view))
+    return Proof.of("d" + view.input, heading, statement, holds, detail)
 
 
-def _input_gradient_statement(view: ConvView) -> tuple[str, str]:
-    """The dX law for this block, in words (the title) and in LaTeX (the statement)."""
+def _input_gradient_words(view: ConvView) -> Text:
+    """The dX law in the proofs' own vocabulary: correlating with the rotated kernel is, by
+    definition, true convolution with the kernel itself (one wording, documents and terminal)."""
+    filters = view.w.shape[0]
+    _, dz, w = _operands(view)
+    dz_plain = f"dL/d{view.output}"
+    if view.stride != 1:
+        s = view.stride
+        dz = TexAtom(rf"\operatorname{{dil}}_{{{s}}}({dz.name})")
+        dz_plain = f"dil{s}({dz_plain})"
+        padded: Text = ("full cross-correlation of ", grad(view.output), f" dilated by {s} ")
+        padded += ("and padded, with ",)
+    else:
+        padded = ("full cross-correlation of the padded ", grad(view.output), " with ")
+    words: Text = (
+        *padded,
+        Formula(Rot180(w), f"rot180({view.weight})"),
+        ", i.e. the full true convolution ",
+        Formula(Convolve(dz, w), f"{dz_plain} * {view.weight}"),
+    )
+    if view.padding:
+        words += (f", cropped by the padding {view.padding}",)
+    if filters > 1:
+        words += (", summed over filters",)
+    return words
+
+
+def _input_gradient_statement(view: ConvView) -> str:
+    """The dX law for this block in LaTeX (the statement)."""
     kh, kw = view.w.shape[2:]
     filters, channels = view.w.shape[:2]
     pad = view.padding
@@ -229,12 +277,4 @@ def _input_gradient_statement(view: ConvView) -> tuple[str, str]:
     if pad:
         body = rf"\operatorname{{crop}}_{{{pad}}}\!\Big({body}\Big)"
     left = indexed(partial_of(view.input), "c" if several else "")
-    words = "the full convolution of dL/d" + view.output
-    if view.stride != 1:
-        words += f" dilated by {view.stride}"
-    words += f" with {view.weight} rotated by 180°"
-    if pad:
-        words += f", cropped by the padding {pad}"
-    if filters > 1:
-        words += ", summed over filters"
-    return f"dL/d{view.input} is {words}", f"{left} = {body}"
+    return f"{left} = {body}"

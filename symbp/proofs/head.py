@@ -12,6 +12,8 @@ from symbp.symbolic.derivation import Derivation
 
 from .result import (
     Proof,
+    TexAtom,
+    formula,
 )
 
 
@@ -24,19 +26,31 @@ def prove_head_collapses(d: Derivation) -> Proof:
     difference = sp.simplify(in_z2 - (sigmoid - y))
     holds = difference == 0 and sp.expand(head.result - (a2 - y)) == 0
     a, z = d.prediction, d.logit
-    detail = (
-        f"simplify((dL/d{a})(d{a}/d{z}) - (sigma({z.lower()}) - y)) = 0"
+    collapsed = formula(TexAtom(f"{tex_name(a)} - Y"), f"{a} - Y")
+    findings = (
+        (
+            "simplify of the product minus ",
+            formula(TexAtom(rf"(\sigma({d.latex_names[z2]}) - y)"), f"(sigma({z.lower()}) - y)"),
+            " is 0",
+        )
         if holds
-        else f"the product differs from {a} - Y by {difference}; found {head.result}"
+        else (
+            "the product differs from ",
+            collapsed,
+            " by ",
+            formula(difference),
+            "; found ",
+            formula(head.result),
+        )
     )
-    return Proof(
+    return Proof.of(
         "head",
-        f"(dL/d{a})(d{a}/d{z}) = {a} - Y",
+        ("The sigmoid and cross-entropy head collapses to ", collapsed),
         rf"\frac{{\partial L}}{{\partial {tex_name(a)}}}"
         rf"\frac{{\partial {tex_name(a)}}}{{\partial {tex_name(z)}}}"
         rf" = {tex_name(a)} - Y",
         holds,
-        detail,
+        findings,
     )
 
 
@@ -54,13 +68,23 @@ def prove_stable_loss(d: Derivation) -> Proof:
         sp.simplify(sp.log(1 + sp.exp(-positive)) - sp.log(1 + sp.exp(-positive))),
     )
     holds = difference == 0 and branches == (0, 0)
-    return Proof(
+    z = sp.Symbol("z")
+    softplus = sp.Eq(
+        sp.Function("softplus")(z), sp.Max(z, 0) + sp.log(1 + sp.exp(-sp.Abs(z))), evaluate=False
+    )
+    return Proof.of(
         "stable-loss",
-        "BCE(y, sigma(z)) = softplus(z) - y z (the form the compiled loss uses)",
+        ("The binary cross-entropy equals the softplus form the generated module evaluates",),
         r"-\big(y\log\sigma(z) + (1-y)\log(1-\sigma(z))\big) = \log(1+e^{z}) - y z",
         holds,
-        "simplify of the difference is 0, and softplus(z) = max(z, 0) + log(1 + exp(-|z|)) "
-        "for z > 0 and z < 0"
+        (
+            "simplify of the difference is 0, and ",
+            formula(softplus, "softplus(z) = max(z, 0) + log(1 + exp(-|z|))"),
+            " for ",
+            formula(z > 0),
+            " and ",
+            formula(z < 0),
+        )
         if holds
-        else f"difference {difference}, branches {branches}",
+        else ("difference ", formula(difference), ", branches ", formula(sp.Tuple(*branches))),
     )

@@ -19,6 +19,8 @@ from .result import (
     Proof,
     compare,
     elements_of,
+    formula,
+    grad,
     partial_of,
     proof_key,
 )
@@ -61,8 +63,12 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
             key, title, statement, True, "one-cell windows: the single cell gets the gradient"
         )
     if not all(is_indicator(e) for e in derivatives):
-        return Proof(
-            key, title, statement, False, f"local derivatives are not 0/1 indicators: {derivatives}"
+        return Proof.of(
+            key,
+            (title,),
+            statement,
+            False,
+            ("local derivatives are not 0/1 indicators: ", formula(sp.Tuple(*derivatives))),
         )
     route: Callable[..., list[int]] = sp.lambdify(window, derivatives, modules="math")
     checked = 0
@@ -114,12 +120,15 @@ def prove_average_pool_spreads(d: Derivation, stage: Stage) -> Proof:
             for cell in cells:
                 expected[(c, cell[0], cell[1])] += dp[c, a, b] * sp.Rational(1, size)
     actual = d.gradients[stage.input].reshape(g.conv)
-    holds, detail = compare(actual, elements_of(expected), f"dL/d{stage.input}")
+    holds, detail = compare(actual, elements_of(expected), grad(stage.input))
     overlap = g.block.pool_step < g.block.pool_size
-    return Proof(
+    return Proof.of(
         proof_key("avg-spread", stage.block),
-        f"Average pool spreads each window's gradient evenly (1/{size} to each cell)"
-        + ("; overlapping windows add up" if overlap else ""),
+        (
+            "Average pool spreads each window's gradient evenly (",
+            formula(sp.Rational(1, size)),
+            " to each cell)" + ("; overlapping windows add up" if overlap else ""),
+        ),
         rf"{partial_of(stage.input)}_{{i,j}} = \sum_{{\text{{windows }} w \ni (i,j)}} "
         rf"\frac{{1}}{{{size}}} {partial_of(stage.output)}_{{w}}",
         holds,
@@ -174,14 +183,18 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof | None:
         if overlap
         else "Max-pool routes each window's gradient to its first maximum, windows disjoint"
     )
-    return Proof(
+    return Proof.of(
         proof_key("max-accumulate", stage.block),
-        title,
+        (title,),
         rf"{partial_of(stage.input)}_{{i,j}} = \sum_{{w \ni (i,j)}} "
         rf"[(i,j) = \operatorname{{argmax}}_w]"
         rf"\, {partial_of(stage.output)}_{{w}}",
         True,
-        f"the derived dL/d{stage.input} equals a NumPy reference (np.argmax per window, += over "
-        f"windows) exactly on {samples} integer samples with ties",
+        (
+            "the derived ",
+            grad(stage.input),
+            " equals a NumPy reference (the first maximum of each window by np.argmax, added "
+            f"up over windows) exactly on {samples} integer samples with ties",
+        ),
         SAMPLED,
     )
