@@ -324,9 +324,9 @@ def _laws_for_documents(formats: list[str]) -> Callable[[Any], object] | None:
     """The documents open with the general laws: build them while the proofs run."""
     if not set(formats) & {"tex", "md", "pdf", "ipynb"}:
         return None
-    from symbp.laws.established import general_laws
+    from symbp.laws.established import prepare
 
-    return lambda derivation: general_laws(derivation.spec)
+    return prepare  # the general laws and the bridge to this derivation
 
 
 def _run_derive(args: argparse.Namespace) -> int:

@@ -67,15 +67,20 @@ def check_spec(
     progress.step("starting PyTorch and SymPy")
     torch_answers = start_torch_reference(spec)  # PyTorch works on the other core meanwhile
     from symbp.codegen.module import load  # SymPy is imported here, while the worker starts
-    from symbp.proofs import prove_all
+    from symbp.proofs import composition_task, proof_tasks, run_tasks
     from symbp.symbolic.derivation import derive
 
     lap("start")
     derivation = derive(spec)
     lap("derive")
-    proving = Background(partial(prove_all, derivation), nice=PROOFS_NICE)
+    # The other core's share: the full-composition proof where it runs (the longest), else
+    # every proof. This process proves the rest once the module is verified.
+    tasks, composition = proof_tasks(derivation), composition_task(derivation)
+    forked_tasks = [composition] if composition is not None else tasks
+    here = tasks if composition is not None else []
+    proving = Background(partial(run_tasks, forked_tasks), nice=PROOFS_NICE)
     if not proving.forked:
-        proofs = proving.result()
+        proofs = run_tasks(here) + proving.result()
         lap("proofs")
     if meanwhile is not None:
         meanwhile(derivation)
@@ -86,6 +91,7 @@ def check_spec(
     report = verify(spec, module, torch_future=torch_answers)
     lap("verify")
     if proving.forked:
-        proofs = proving.result()  # the child's progress is shown while this waits
+        proofs = run_tasks(here) if here else []
+        proofs += proving.result()  # the child's progress is shown while this waits
         lap("proofs")
     return Checked(spec, derivation, proofs, module, report, seconds)

@@ -9,6 +9,7 @@ derived once each; every test reads their rendered text.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,16 +62,16 @@ def test_forward_sum_is_stated_for_every_element(built, form):
 
 # ------------------------------------------------------ 2. the dX proof pads by a defined size
 @pytest.mark.parametrize("form", ["tex", "md"])
-def test_input_gradient_proof_pads_by_the_filter_height_the_document_defines(built, form):
+def test_input_gradient_proof_pads_by_the_kernel_size_as_a_number(built, form):
+    """Proof 7 padded by an undefined k - 1; the instance now says pad_2 for the 3x3 kernel,
+    like its dil and crop, which are numbers too."""
     d, proofs, *_ = built("default")
     (proof,) = [p for p in proofs if p.key == "dX"]
     assert "k-1" not in proof.statement.replace(" ", "")
-    assert r"\operatorname{pad}_{k_{H} - 1}" in proof.statement
+    assert r"\operatorname{pad}_{2}" in proof.statement
     text = _texts(built, "default")[form]
-    assert not re.search(r"\\operatorname\{pad\}_\{\s*k\s*-\s*1\s*\}", text)
-    # k_H is the document's filter height, defined before the proofs use it
-    definition = text.index(_in(form, r"$K$ filters of $k_{H} \times k_{W}$ weights"))
-    assert definition < text.index(proof.statement)
+    proofs_section = text[text.index("Every comparison below is exact") :]
+    assert not re.search(r"\\operatorname\{pad\}_\{\s*k", proofs_section)
 
 
 # ------------------------------------------------------ 3. the tie sentence follows the numbers
@@ -182,3 +183,55 @@ def test_no_figure_label_under_7pt(built, name):
     sizes = [int(n) for n in re.findall(r"\\fontsize\{(\d+(?:\.\d+)?)\}", tex)]
     assert sizes and min(sizes) >= 7, sizes
     assert not re.search(r"\\(tiny|scriptsize)\b", tex)
+
+
+# ------------------------------------------------------ 8. small words
+@pytest.mark.parametrize(
+    "number, word",
+    [(8, "an"), (11, "an"), (18, "an"), (80, "an"), (800, "an"), (11_000, "an"), (1, "a")]
+    + [(12, "a"), (110, "a"), (1_100, "a"), (180, "a"), (28, "a")],
+)
+def test_the_article_a_number_takes(number, word):
+    from symbp.document.render import article
+
+    assert article(number) == word
+
+
+def test_an_8x8_network_reads_an_8x8_and_no_double_comma():
+    from documents import built_documents
+
+    from symbp.spec.config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    get = built_documents(
+        {"8x8": NetworkSpec((8, 8)), "two": lambda: load_config(root / "examples/two-blocks.toml")},
+        TITLE,
+    )
+    for name in ("8x8", "two"):
+        for text in get(name)[2:]:
+            assert not re.search(r"\ba (8|11|18)\b", text), name
+            assert ",," not in text.replace("$`,`$", ""), name
+    assert "an 8×8" in get("8x8").md
+
+
+# ------------------------------------------------------ 9. proofs numbered as they are read
+def test_proofs_are_numbered_in_the_order_the_text_first_cites_them():
+    """Two blocks used to read Proofs 1, 2, 3, 4, 7, 8, 9, 5, 6, ...: the list now follows the
+    backward pass (last layer first, last block first), as the text does."""
+    from documents import built_documents
+
+    from symbp.spec.config import load_config
+
+    root = Path(__file__).resolve().parent.parent
+    specs = {
+        "default": NetworkSpec(),
+        "two": lambda: load_config(root / "examples/two-blocks.toml"),
+    }
+    get = built_documents(specs, TITLE)
+    for name in specs:
+        tex = get(name).tex
+        body = tex[: tex.index(r"\section{What the derivation proves}")]
+        cited = list(dict.fromkeys(re.findall(r"\\ref\{proof:([^}]+)\}", body)))
+        listed = re.findall(r"\\label\{proof:([^}]+)\}", tex)
+        positions = [listed.index(key) for key in cited]
+        assert positions == sorted(positions), (name, cited, listed)

@@ -72,3 +72,16 @@ def test_the_document_states_the_sizes():
     assert "1 zero between its elements: 3×3; then 1 zero row and 1 zero column" in markdown
     assert "4×4 in all; the valid cross-correlation then has the filter's size, 3×3" in markdown
     assert r"4$\times$4 in all" in latex
+
+
+def test_the_input_gradient_states_the_same_sizes():
+    """The dX grid: the dilated 3x3, one trailing zero row and column (4x4), padded by 2 on
+    each side: 8x8, whose valid cross-correlation with the 3x3 kernel is the 6x6 input."""
+    from symbp.document.build import render_markdown
+    from symbp.pipeline import check_spec
+    from symbp.spec.model import NetworkSpec
+
+    checked = check_spec(NetworkSpec(stride=2, pool_size=1))
+    markdown = " ".join(render_markdown(checked.derivation, checked.proofs, "t").split())
+    assert "the stride never reaches: 4×4), pad it with 2 rows and 2 columns" in markdown
+    assert "(an 8×8 grid)" in markdown and 8 - 3 + 1 == 6

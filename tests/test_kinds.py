@@ -24,9 +24,10 @@ def test_a_kind_missing_from_the_table_stops_the_proofs(monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     "block, expected",
     [
-        (ConvBlock(filter_shape=(2, 2)), ["relu0", "ties"]),
-        (ConvBlock(filter_shape=(2, 2), pool_stride=1), ["relu0", "ties", "max-accumulate"]),
-        (ConvBlock(filter_shape=(2, 2), pool_type="avg"), ["relu0", "avg-spread"]),
+        # the backward pass's order, as the document cites them: the pool before the ReLU
+        (ConvBlock(filter_shape=(2, 2)), ["ties", "relu0"]),
+        (ConvBlock(filter_shape=(2, 2), pool_stride=1), ["ties", "max-accumulate", "relu0"]),
+        (ConvBlock(filter_shape=(2, 2), pool_type="avg"), ["avg-spread", "relu0"]),
         (ConvBlock(filter_shape=(2, 2), activation="tanh", pool_type="none"), ["tanh"]),
     ],
 )

@@ -189,6 +189,16 @@ def law_inline_filter(value: sp.Basic) -> str:
     return law_latex(value, inline=True)
 
 
+def article(number: int) -> str:
+    """The indefinite article a number takes when read aloud: 'an 8', 'an 11', 'an 18', 'a 12'.
+
+    An initial 8 is always 'eight'; 11 and 18 are 'eleven', 'eighteen' when the number's
+    digits group as 11 or 18 (11, 11 000, 18 000 000; not 110 or 1 100)."""
+    digits = str(int(number))
+    lead = len(digits) % 3 == 2 and digits[:2] in ("11", "18")
+    return "an" if digits.startswith("8") or lead else "a"
+
+
 # The printer of the document being rendered. The environment, and with it Jinja's cache of
 # compiled templates, is built once; each render sets its own notation here (a context
 # variable, so imported macro files, which get no render context, print with it too).
@@ -271,6 +281,7 @@ def make_environment(cache: jinja2.BytecodeCache | None) -> jinja2.Environment:
     )
     env.filters["law"] = law_filter
     env.filters["lawinline"] = law_inline_filter
+    env.filters["article"] = article
     env.filters["escape_tex"] = escape_tex
     env.filters["escape_markdown"] = escape_markdown
     return env

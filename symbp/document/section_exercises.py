@@ -257,6 +257,7 @@ def _bias(c: Context, ex: dict[str, Any], values: dict[sp.Basic, float]) -> Exer
             "dz": c.names.dq[stage.output],
             "terms": _terms(c, expr),
             "count": len(sp.Add.make_args(expr)),
+            "filter": index[0] if index else None,  # several filters: δZ1 holds each one's
             "nonzero": _terms(c, nonzero) if nonzero != 0 else None,
             "numbers": sum_lines(
                 [_signed(values[t]) for t in c.layout.notation.ordered_terms(nonzero)],

@@ -18,7 +18,7 @@ from symbp.laws import activation, catalog, matrix, pool
 from symbp.laws import index_form as F
 from symbp.laws.bridge import conv_views
 from symbp.laws.catalog import Law, brackets, range_of
-from symbp.laws.established import Established, establish
+from symbp.laws.established import Established, established_for
 from symbp.laws.instance import conv_sizes, instances
 from symbp.laws.names import ALL_KEYS
 from symbp.laws.proof import SYMBOLIC
@@ -278,7 +278,7 @@ def checks(found: Established, names: DocumentNames) -> list[dict[str, Any]]:
 def laws_section(c: Context) -> dict[str, Any]:
     """Everything the section shows: the laws at general sizes, then this network's."""
     spec = c.d.spec
-    found = establish(c.d)
+    found = established_for(c.d)
     by_key = {law.key: law for law in found.laws}
     return {
         "s": symbols(),

@@ -94,6 +94,25 @@ def establish(spec_or_derivation: Any = None, every_law: bool = False) -> Establ
     return Established(d.spec, general_laws(d.spec, every_law), tuple(checks_at(d)))
 
 
+# One Established computed ahead (`symbp derive` does it while the proofs run in a child),
+# handed once to whoever asks for the same derivation object next.
+_PREPARED: list[tuple[Any, Established]] = []
+
+
+def prepare(d: Any) -> Established:
+    """establish(d) now, kept for the next established_for(d) (the document's laws section)."""
+    found = establish(d)
+    _PREPARED[:] = [(d, found)]
+    return found
+
+
+def established_for(d: Any) -> Established:
+    """What prepare(d) computed for this very derivation (once), else establish(d) afresh."""
+    if _PREPARED and _PREPARED[0][0] is d:
+        return _PREPARED.pop()[1]
+    return establish(d)
+
+
 def general_laws(spec: Any, every_law: bool = False) -> tuple[Law, ...]:
     """The general laws for the spec's layer kinds: derived and proved once per process (about
     half a second), the same for every size."""

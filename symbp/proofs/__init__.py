@@ -6,7 +6,7 @@ for (`run`). May import: symbp.symbolic, symbp.spec, symbp.support.
 """
 
 from .result import EXHAUSTIVE, SAMPLED, SYMBOLIC, Proof, ProofError
-from .run import check, derivation_proofs, proof_tasks, prove_all
+from .run import check, composition_task, derivation_proofs, proof_tasks, prove_all, run_tasks
 
 __all__ = [
     "EXHAUSTIVE",
@@ -15,7 +15,9 @@ __all__ = [
     "Proof",
     "ProofError",
     "check",
+    "composition_task",
     "derivation_proofs",
     "proof_tasks",
     "prove_all",
+    "run_tasks",
 ]

@@ -261,13 +261,9 @@ def _input_gradient_statement(view: ConvView) -> str:
         if view.stride != 1
         else dz_tex
     )
-    # pad by kernel size - 1: for one square kernel in the filter height k_H that the general
-    # laws define (k alone is their filter index), else by the numbers
-    amount = (
-        "k_{H} - 1"
-        if kh == kw and not several
-        else (f"{kh - 1}" if kh == kw else f"{kh - 1},{kw - 1}")
-    )
+    # pad by the kernel's size - 1, as a number like every other size in this instance
+    # (k alone would be undefined: the general laws' k is the filter index)
+    amount = f"{kh - 1}" if kh == kw else f"{kh - 1},{kw - 1}"
     body = (
         rf"\operatorname{{pad}}_{{{amount}}}\!\Big({inner}\Big) \star "
         rf"\operatorname{{rot}}_{{180}}({w_tex})"

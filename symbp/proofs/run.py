@@ -65,11 +65,11 @@ def proof_tasks(d: Derivation) -> list[ProofTask]:
         ("head", lambda: prove_head_collapses(d)),
         ("stable loss", lambda: prove_stable_loss(d)),
     ]
-    for stage in d.stages:
+    for stage in reversed(d.stages):  # the backward pass's order, as the document reads
         if stage.geometry is not None:
             where = f"{stage.kind} {stage.output}"
             tasks += [(where, partial(prover, d, stage)) for prover in STAGE_PROVERS[stage.kind]]
-    for view in conv_views(d):
+    for view in reversed(conv_views(d)):  # the convolution section: last block first
         for what, conv_prover in CONV_PROVERS:
             tasks.append((f"{what} of block {view.block}", partial(conv_prover, d, view)))
     return tasks
@@ -98,12 +98,28 @@ def prove_all(
     whose activations are piecewise linear, on `patterns` activation patterns (each costs
     about 0.4 s at 6x6)."""
     tasks = proof_tasks(d)
+    composition = composition_task(d, full_composition, patterns)
+    if composition is not None:
+        tasks.append(composition)
+    return _run(tasks)
+
+
+def composition_task(
+    d: Derivation, full_composition: bool | None = None, patterns: int = 1
+) -> ProofTask | None:
+    """The full-composition proof as a task, or None where it does not run: by default only
+    for small networks whose activations are piecewise linear."""
     if full_composition is None:
         linear = all(KINDS[block.activation].piecewise_linear for block in d.spec.blocks)
         full_composition = linear and d.spec.symbolic_cost <= 400
-    if full_composition:
-        seeds = tuple(range(1, patterns + 1))
-        tasks.append(("full composition", lambda: prove_full_composition(d, seeds=seeds)))
+    if not full_composition:
+        return None
+    seeds = tuple(range(1, patterns + 1))
+    return ("full composition", lambda: prove_full_composition(d, seeds=seeds))
+
+
+def run_tasks(tasks: list[ProofTask]) -> list[Proof]:
+    """The tasks' proofs, in order, with progress between them."""
     return _run(tasks)
 
 
