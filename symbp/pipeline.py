@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from symbp.symbolic.derivation import Derivation
 
 
-# The proofs are needed last (for the documents): they yield the other core to PyTorch's
-# worker, whose answers verification waits for, and take it once PyTorch is done.
+# The forked proof is needed last (for the documents): it yields the other core to PyTorch's
+# worker, whose answers verification waits for, and takes it once PyTorch is done.
 PROOFS_NICE = 10
 
 
@@ -48,9 +48,10 @@ def check_spec(
 ) -> Checked:
     """Derive, prove, compile and verify one network; nothing is written.
 
-    The proofs run in a forked child (symbp.support.background) while this process compiles
-    and verifies the module and does `meanwhile(derivation)`, work its caller will need next
-    (`symbp derive` builds the general laws there); with one core it all runs here in turn.
+    The longest proof runs in a forked child (symbp.support.background) while this process
+    does `meanwhile(derivation)`, work its caller will need next (`symbp derive` builds the
+    general laws there), compiles and verifies the module and proves the rest; without a
+    child it all runs here in turn, with the same result.
     """
     from symbp.reference.verify import start_torch_reference, verify
     from symbp.support.background import Background
@@ -76,12 +77,8 @@ def check_spec(
     # The other core's share: the full-composition proof where it runs (the longest), else
     # every proof. This process proves the rest once the module is verified.
     tasks, composition = proof_tasks(derivation), composition_task(derivation)
-    forked_tasks = [composition] if composition is not None else tasks
-    here = tasks if composition is not None else []
-    proving = Background(partial(run_tasks, forked_tasks), nice=PROOFS_NICE)
-    if not proving.forked:
-        proofs = run_tasks(here) + proving.result()
-        lap("proofs")
+    here, there = (tasks, [composition]) if composition is not None else ([], tasks)
+    proving = Background(partial(run_tasks, there), nice=PROOFS_NICE)
     if meanwhile is not None:
         meanwhile(derivation)
         lap("meanwhile")
@@ -90,8 +87,6 @@ def check_spec(
     lap("compile")
     report = verify(spec, module, torch_future=torch_answers)
     lap("verify")
-    if proving.forked:
-        proofs = run_tasks(here) if here else []
-        proofs += proving.result()  # the child's progress is shown while this waits
-        lap("proofs")
+    proofs = run_tasks(here) + proving.result()  # the child's progress shows while this waits
+    lap("proofs")
     return Checked(spec, derivation, proofs, module, report, seconds)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import importlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +161,7 @@ def check_seed(
     kink (an input of a ReLU exactly 0, a tied pool window) they need not; a tie between two
     entries that are the same function of the parameters (dead ReLU regions) is harmless."""
     from symbp.reference.engine import NumericNetwork
+    from symbp.reference.gradcheck import finite_difference_gradients
 
     net, labels = NumericNetwork(spec), np.array([float(label)])
     image = np.asarray(image, dtype=float)
@@ -171,29 +172,10 @@ def check_seed(
         batch = (nudged(image, seed) if seed else image)[None]
         point = point if seed else params
         exact = net.gradients(batch, labels, point)
-        estimates = central_differences(partial(net.loss, batch, labels), point)
+        estimates = finite_difference_gradients(partial(net.loss, batch, labels), point, eps=STEP)
         if all(np.max(np.abs(exact[n] - estimates[n])) < AGREEMENT for n in point):
             return seed or None
     raise ValueError("central differences disagree with the engine at every point tried")
-
-
-def central_differences(
-    loss: Callable[[dict[str, Any]], float], params: dict[str, Any]
-) -> dict[str, np.ndarray]:
-    """The notebook's central differences (the same steps, the same order of operations)."""
-    estimates = {}
-    for name, value in params.items():
-        value = np.asarray(value, dtype=float)
-        estimate = np.empty(value.shape)
-        for index in np.ndindex(value.shape):
-            up, down = value.copy(), value.copy()
-            up[index] += STEP
-            down[index] -= STEP
-            estimate[index] = (loss({**params, name: up}) - loss({**params, name: down})) / (
-                2 * STEP
-            )
-        estimates[name] = estimate
-    return estimates
 
 
 def nudged(value: Any, start: int) -> np.ndarray:

@@ -75,7 +75,10 @@ def proof_tasks(d: Derivation) -> list[ProofTask]:
     return tasks
 
 
-def _run(tasks: list[ProofTask]) -> list[Proof]:
+def run_tasks(tasks: list[ProofTask]) -> list[Proof]:
+    """The tasks' proofs, in order, with progress between them."""
+    if not tasks:
+        return []
     results = []
     for done, (what, prover) in enumerate(tasks):
         progress.step("proofs", done, len(tasks), what)
@@ -88,7 +91,7 @@ def _run(tasks: list[ProofTask]) -> list[Proof]:
 
 def derivation_proofs(d: Derivation) -> list[Proof]:
     """Every pattern proof the spec at hand calls for, run, in the document's order."""
-    return _run(proof_tasks(d))
+    return run_tasks(proof_tasks(d))
 
 
 def prove_all(
@@ -101,7 +104,7 @@ def prove_all(
     composition = composition_task(d, full_composition, patterns)
     if composition is not None:
         tasks.append(composition)
-    return _run(tasks)
+    return run_tasks(tasks)
 
 
 def composition_task(
@@ -116,11 +119,6 @@ def composition_task(
         return None
     seeds = tuple(range(1, patterns + 1))
     return ("full composition", lambda: prove_full_composition(d, seeds=seeds))
-
-
-def run_tasks(tasks: list[ProofTask]) -> list[Proof]:
-    """The tasks' proofs, in order, with progress between them."""
-    return _run(tasks)
 
 
 def check(d: Derivation, full_composition: bool | None = None, patterns: int = 1) -> list[Proof]:
