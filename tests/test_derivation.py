@@ -86,7 +86,7 @@ def test_full_composition_proof_runs_for_the_default_network(default):
     keys = {p.key: p for p in prove_all(default, patterns=3)}
     assert (
         keys["composition"].holds
-        and "all 15 parameters on 3 activation" in keys["composition"].detail
+        and "All 15 parameters on 3 activation" in keys["composition"].detail
     )
 
 

@@ -283,7 +283,25 @@ def test_the_what_if_answers_see_the_changed_spec(built):
     }
     assert ex["padding"].answer["conv"] == (6, 6) and ex["padding"].answer["hits"] == 11
     _, two = built("two-blocks")
-    assert two["stride"].answer["fits"] is False and two["stride"].shown["refused_block"] == 2
+    assert "stride" not in two  # no other stride of block 1 leaves block 2 a network that fits
+
+
+@pytest.mark.parametrize("name", [*SPECS, *MORE])
+def test_every_what_if_exercise_is_about_a_network_symbp_accepts(built, name):
+    """Issue 13: exercises asked about a stride or padding the spec refuses. Each what-if
+    network is built here with symbp.spec.model and must validate."""
+    d, exercises = built(name)
+    spec = d.spec
+    for key in ("stride", "padding"):
+        if key not in exercises:
+            continue
+        e = exercises[key]
+        block = dataclasses.replace(spec.blocks[0], **{key: e.shown["new"]})
+        changed = NetworkSpec(
+            input_shape=spec.input_shape, channels=spec.channels, blocks=(block, *spec.blocks[1:])
+        )
+        assert e.shown["new"] != e.shown["old"] and e.answer["fits"] is True, (name, key)
+        assert changed.blocks[0].conv_output(*spec.input_shape) == e.answer["conv"][-2:]
 
 
 def test_the_padding_exercise_agrees_with_the_derivation_of_the_padded_network(built):

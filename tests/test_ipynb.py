@@ -127,6 +127,7 @@ def engine_truth(spec: NetworkSpec, seed: int | None) -> dict:
         k: np.asarray(example["params"][k], dtype=float) for k in derive(spec).parameter_names
     }
     loss, gradients = net.loss(batch, labels, params), net.gradients(batch, labels, params)
+    input_gradient = np.asarray(net.input_gradient(batch, labels, params)[0])
     if seed is not None:
 
         def move(value, start):
@@ -152,6 +153,7 @@ def engine_truth(spec: NetworkSpec, seed: int | None) -> dict:
         "gradients": {k: np.asarray(v) for k, v in gradients.items()},
         "max_error": max(errors),
         "updated_loss": example["updated_loss"],
+        "input_gradient": input_gradient,
     }
 
 
@@ -167,6 +169,9 @@ def compare_with_engine(printed: dict, truth: dict) -> None:
         shown = np.asarray(printed[f"d{name}"], dtype=float)
         assert shown.shape == value.shape, name
         np.testing.assert_allclose(shown, value, rtol=0, atol=1e-11, err_msg=name)  # 12 decimals
+    shown = np.asarray(printed["dX"], dtype=float)  # the worked example's δX, by the module
+    assert shown.shape == truth["input_gradient"].shape
+    np.testing.assert_allclose(shown, truth["input_gradient"], rtol=0, atol=1e-11, err_msg="dX")
     assert 0 <= printed["max_error"] < TOLERANCE
     assert abs(printed["max_error"] - truth["max_error"]) < 1e-8  # the same check, same size
     assert printed["L_after"] == pytest.approx(truth["updated_loss"], rel=1e-12, abs=1e-15)
@@ -297,6 +302,31 @@ def test_a_wrong_module_fails_the_notebooks_gradient_check(python_kernel):
     text = render_notebook(d, prove_all(d), source)
     with pytest.raises(CellExecutionError, match="disagree with central differences"):
         execute(text, python_kernel)
+
+
+def test_the_code_section_comes_before_the_appendices(built):
+    """Issue 13: "Running it" followed the appendices; it closes the chapter, before them."""
+    import nbformat
+
+    _, text = built
+    cells = nbformat.reads(text, as_version=4).cells
+    firsts = [cell.source.splitlines()[0] for cell in cells if cell.cell_type == "markdown"]
+    running = next(k for k, line in enumerate(firsts) if "Running it" in line)
+    appendices = [k for k, line in enumerate(firsts) if line.startswith("## Appendix")]
+    assert appendices and running < min(appendices), firsts
+    code = [k for k, cell in enumerate(cells) if cell.cell_type == "code"]
+    heads = [k for k, c in enumerate(cells) if c.source.startswith("## Appendix")]
+    assert max(code) < min(heads)
+    assert any("gradients.input_gradient(batch, labels, params)" in cells[k].source for k in code)
+
+
+def test_the_comparison_fails_on_a_wrong_input_gradient(executed):
+    spec, notebook, stdout, _ = executed
+    truth = engine_truth(spec, check_point(nbformat_text(notebook)))
+    wrong = printed_values(stdout)
+    wrong["dX"] = (np.asarray(wrong["dX"]) + 1e-9).tolist()
+    with pytest.raises(AssertionError, match="dX"):
+        compare_with_engine(wrong, truth)
 
 
 def test_printed_values_reads_arrays_over_several_lines():

@@ -37,11 +37,14 @@ from .grids import (
 )
 
 WEIGHT_CM = 3.4  # the input grid of a filter-gradient panel is at most this wide or tall
-SPREAD_CM = 4.0  # the spread gradient grid of an input-gradient panel
-RESULT_CM = 2.6  # the result grid of an input-gradient panel
+SPREAD_CM = 4.15  # the spread gradient grid of an input-gradient panel
+RESULT_CM = 2.4  # the result grid of an input-gradient panel
 POOL_CM = 4.0
 LABEL_MIN_CM = 0.42  # smaller cells get no index labels (7 pt labels "3,3" need this much)
+PAIR_CELL_CM = 0.56  # input-panel cells hold two 7 pt labels, one above the other ...
+PAIR_MIN_CM = 0.5  # ... which needs at least this much (else no labels)
 GAP_CM = 0.9
+PANEL_MAX_CM = 7.8  # unlabelled filter-gradient panels shrink to this width (two to a row)
 POOL_MARKS = {"window": "#", "kernel": "+", "both": "%", "quantity": "."}
 DIAGRAM_ROW = 4  # quantities per row of the diagram
 
@@ -108,6 +111,9 @@ def weight_panels(geometry: BlockGeometry) -> list[WeightPanel]:
     hp, wp = h + 2 * pad, w + 2 * pad
     cell = cell_size(hp, wp, room=WEIGHT_CM)
     labelled = cell >= LABEL_MIN_CM and max(oh, ow) <= 10
+    if not labelled:  # nothing to read in the cells: small enough for two panels a row
+        fitting = (PANEL_MAX_CM - 2 * GAP_CM - kw * 0.3) / (wp + ow)
+        cell = min(cell, max(round(fitting, 3), 0.05))
     panels = []
     for p, q in weight_offsets(geometry):
         met = [(i * step + p, j * step + q, i, j) for i in range(oh) for j in range(ow)]
@@ -188,8 +194,8 @@ def input_panels(geometry: BlockGeometry, positions: list[tuple[int, int]]) -> l
     (kh, kw), step, pad = block.filter_shape, block.stride, block.padding
     hp, wp = h + 2 * pad, w + 2 * pad
     rows, cols = hp + kh - 1, wp + kw - 1  # dilated to (hp - kh + 1), padded by kh - 1
-    cell = cell_size(rows, cols, room=SPREAD_CM)
-    labelled = cell >= LABEL_MIN_CM and max(oh, ow) <= 10
+    cell = cell_size(rows, cols, room=SPREAD_CM, largest=PAIR_CELL_CM)
+    labelled = cell >= PAIR_MIN_CM and max(oh, ow) <= 10
     holds = {(kh - 1 + i * step, kw - 1 + j * step): (i, j) for i in range(oh) for j in range(ow)}
     inner = Region(kh - 1, kw - 1, rows - kh, cols - kw, "hole")
     panels = []
@@ -247,13 +253,15 @@ class PoolPanel:
     windows: int  # how many windows the pool has (per channel)
     most: int  # the largest number of windows holding one cell
     width: str
+    labelled_by: str = "count"  # labels: "count" (windows per cell) or "window" (its index)
 
     def text(self, title: str) -> list[str]:
         """The windows (marks) and the window counts (numbers), side by side."""
         marks = replace(self.grid, labels={})
         blocks = [framed(title, text_grid(marks, POOL_MARKS))]
         if self.grid.labels:
-            blocks += [["", "    "], framed("windows per cell", text_grid(self.grid, {}))]
+            heading = "windows per cell" if self.labelled_by == "count" else "window of each cell"
+            blocks += [["", "    "], framed(heading, text_grid(self.grid, {}))]
         return side_by_side(blocks)
 
 
@@ -275,9 +283,20 @@ def pool_panel(geometry: BlockGeometry) -> PoolPanel:
         regions.append(Region(0, step, size - 1, step + size - 1, "kernel"))
         if step < size:
             regions.append(Region(0, step, size - 1, size - 1, "both"))
-    labels = {c: str(n) for c, n in counts.items()} if cell >= LABEL_MIN_CM else {}
+    labels = _pool_labels(windows, counts) if cell >= LABEL_MIN_CM else {}
     grid = Grid(rows, cols, 0.0, 0.0, cell, regions, labels, lines=cell >= 0.12)
-    return PoolPanel(grid, size, step, len(windows), max(counts.values()), cm(grid.width))
+    by = "count" if len(set(counts.values())) > 1 else "window"
+    return PoolPanel(grid, size, step, len(windows), max(counts.values()), cm(grid.width), by)
+
+
+def _pool_labels(
+    windows: dict[tuple[int, int], list[tuple[int, int]]], counts: dict[tuple[int, int], int]
+) -> dict[tuple[int, int], str]:
+    """Each cell's window count; when every count is the same (windows that tile the input)
+    that says nothing, so each cell shows the index of the one window holding it instead."""
+    if len(set(counts.values())) > 1:
+        return {c: str(n) for c, n in counts.items()}
+    return {cell_: index_label(*at) for at, cells in windows.items() for cell_ in cells}
 
 
 # ------------------------------------------------------------------ the architecture diagram

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 GRID_CM = 2.6  # the largest grid of a figure is at most this wide or tall
+PAIR_SHIFT = 0.23  # two labels in one cell sit this many cell heights above and below its middle
 
 
 def cm(value: float) -> str:
@@ -122,6 +123,24 @@ class Grid:
     def placed_accents(self) -> list[tuple[str, str, str]]:
         return self._placed(self.accent)
 
+    @property
+    def placed_lone_accents(self) -> list[tuple[str, str, str]]:
+        """(x, y, text) of each accent label on a cell without a plain label."""
+        return self._placed({k: v for k, v in self.accent.items() if k not in self.labels})
+
+    @property
+    def placed_pairs(self) -> list[tuple[str, str, str, str, str]]:
+        """(x, y upper, y lower, accent, label) of each cell holding both labels: drawn one
+        above the other, so that a cell where two factors meet shows both."""
+        shift = self.cell_y * PAIR_SHIFT
+        pairs = []
+        for (r, c), accent in sorted(self.accent.items()):
+            if (r, c) in self.labels:
+                y = self.y + (self.rows - r - 0.5) * self.cell_y
+                x = cm(self.x + (c + 0.5) * self.cell)
+                pairs.append((x, cm(y + shift), cm(y - shift), accent, self.labels[r, c]))
+        return pairs
+
     def role(self, r: int, c: int) -> str | None:
         """The style of the last region covering a cell (drawn last, so on top)."""
         found = None
@@ -131,8 +150,8 @@ class Grid:
         return found
 
 
-def cell_size(*extents: int, room: float = GRID_CM) -> float:
-    return round(min(0.45, room / max(extents)), 3)
+def cell_size(*extents: int, room: float = GRID_CM, largest: float = 0.45) -> float:
+    return round(min(largest, room / max(extents)), 3)
 
 
 def between(left: Grid, right: Grid) -> tuple[str, str]:
@@ -183,13 +202,14 @@ def text_grid(grid: Grid, marks: dict[str, str], blank: str = "·") -> list[str]
     """The grid as lines of text, one cell per column of equal width.
 
     A cell shows its accent label in brackets ("[2,2]"), else its label, else the mark of its
-    region (a single character), else `blank`.
+    region (a single character), else `blank`. A cell with both labels shows its plain label
+    on a second line under the accent (rows holding such cells take two lines).
     """
     texts = list(grid.labels.values()) + list(grid.accent.values())
     width = max([len(t) for t in texts] + [1]) + (2 if grid.accent else 0)
     rows = []
     for r in range(grid.rows):
-        cells = []
+        cells, under = [], []
         for c in range(grid.cols):
             if (r, c) in grid.accent:
                 text = f"[{grid.accent[r, c]}]"
@@ -198,7 +218,11 @@ def text_grid(grid: Grid, marks: dict[str, str], blank: str = "·") -> list[str]
             else:
                 text = marks.get(grid.role(r, c) or "", blank)
             cells.append(text.center(width))
+            paired = (r, c) in grid.accent and (r, c) in grid.labels
+            under.append((grid.labels[r, c] if paired else "").center(width))
         rows.append(" ".join(cells).rstrip())
+        if any(u.strip() for u in under):
+            rows.append(" ".join(under).rstrip())
     return rows
 
 

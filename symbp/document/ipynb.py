@@ -79,8 +79,10 @@ def render_notebook(
     nbformat = require_nbformat()
     v4 = nbformat.v4
     text = markdown if markdown is not None else render_markdown(d, proofs, title)
-    cells: list[tuple[str, str]] = [("markdown", cell) for cell in markdown_cells(text)]
-    cells += code_part(d, module_source, _next_section(text))
+    chapter, appendices = split_appendices(text)
+    cells: list[tuple[str, str]] = [("markdown", cell) for cell in markdown_cells(chapter)]
+    cells += code_part(d, module_source, _next_section(chapter))
+    cells += [("markdown", cell) for cell in markdown_cells(appendices)]
     notebook = v4.new_notebook(metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
     for number, (kind, source) in enumerate(cells, start=1):
         make = v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell
@@ -110,6 +112,19 @@ def markdown_cells(text: str) -> list[str]:
             cells.append([])
         cells[-1].append(_GITHUB_INLINE_MATH.sub(r"$\1$", line))
     return [joined for cell in cells if (joined := "\n".join(cell).strip("\n"))]
+
+
+def split_appendices(markdown: str) -> tuple[str, str]:
+    """The chapter and its appendices (from the first "## Appendix" heading outside a fenced
+    block on), so that the code section is read with the chapter, before the appendices."""
+    offset, fenced = 0, False
+    for line in markdown.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and line.startswith("## Appendix"):
+            return markdown[:offset], markdown[offset:]
+        offset += len(line)
+    return markdown, ""
 
 
 def _next_section(markdown: str) -> str:
@@ -302,7 +317,8 @@ _EXAMPLE_TEXT = """\
 
 The image and the parameters of the worked example, as a batch of one image. The module's
 `loss` and `gradients` give the loss (to every digit) and the gradient of every parameter (to
-twelve decimals): the numbers of the worked example."""
+twelve decimals), and `input_gradient` the gradient of the image, $\\delta X$: the numbers of the
+worked example."""
 
 _EXAMPLE_RUN = """\
 batch, labels = X[None], np.array([Y])  # a batch of one image
@@ -310,7 +326,9 @@ L = gradients.loss(batch, labels, params)
 grads = gradients.gradients(batch, labels, params)
 print("L =", repr(L))
 for name, value in grads.items():
-    print(f"d{name} =", np.array2string(value, precision=12, floatmode="fixed", separator=", "))"""
+    print(f"d{name} =", np.array2string(value, precision=12, floatmode="fixed", separator=", "))
+dX = gradients.input_gradient(batch, labels, params)[0]  # the image's gradient, dL/dX
+print("dX =", np.array2string(dX, precision=12, floatmode="fixed", separator=", "))"""
 
 _CHECK_TEXT = """\
 ### Gradient check

@@ -16,6 +16,8 @@ from sympy.printing.latex import LatexPrinter
 
 from symbp.symbolic.layers import is_indicator
 
+MATRIX_ROW_GAP = "[3pt]"  # extra space between the rows of a matrix of tall entries
+
 LATEX_SETTINGS: dict[str, Any] = {
     "mul_symbol": None,
     "fold_short_frac": False,
@@ -129,6 +131,17 @@ class DocumentLatexPrinter(LatexPrinter):
             notation = Notation(dict(notation))
         self.notation = notation
         super().__init__({**LATEX_SETTINGS, "symbol_names": notation.names, **(settings or {})})
+
+    # --------------------------------------------------------------- matrices
+    def _print_matrix_contents(self, expr: sp.MatrixBase) -> str:
+        """SymPy's matrix, with MATRIX_ROW_GAP more between rows whose entries carry a
+        superscript or a fraction: z^{(1)} would otherwise touch the subscripts above it."""
+        text = str(super()._print_matrix_contents(expr))
+        lines = [" & ".join(self._print(e) for e in expr[r, :]) for r in range(expr.rows)]
+        if expr.rows < 2 or not any("^" in line or r"\frac" in line for line in lines):
+            return text
+        joined = r"\\".join(lines)
+        return text.replace(joined, (r"\\" + MATRIX_ROW_GAP).join(lines), 1)
 
     # --------------------------------------------------------------- display atoms
     def _print_Dots(self, expr: Dots) -> str:

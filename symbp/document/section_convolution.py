@@ -20,12 +20,23 @@ from symbp.symbolic.patterns import rotate_180
 from .context import Context, first, fullest, shape_text
 from .display import SumLines
 from .figures import input_panels, weight_panels
-from .layout import term_count
+from .layout import LINE_EM, term_count
 
 MANY_ELEMENTS = 25  # filter weights listed one by one up to this many
 LISTING_LINES = 60  # the filter-gradient listing is written out in full up to this many lines
 PANEL_CM = 7.9  # figure panels up to this wide go two to a row
 PANEL_TEXT_WIDTH = 100  # text figures wider than this drop their cell labels
+PAIRS_FULL = 18  # a figure panel's sum is listed pair by pair up to this many products
+PAIRS_EM = 19.0  # room for a half-width panel's pairs (footnotesize, after "lhs =")
+
+
+def weight_row(stride: int, padding: int, row: str = "r") -> str:
+    """The filter row p that output row i puts on input row r (from S i + p - P = r), as
+    LaTeX in the order the prose reads it: p = r - S i + P. `row` names the input row (u
+    beside a channel index c)."""
+    r, i, p = sp.symbols(f"{row} i p")
+    terms = [r, -stride * i] + ([sp.Integer(padding)] if padding else [])
+    return sp.latex(sp.Eq(p, sp.Add(*terms, evaluate=False), evaluate=False), order="none")
 
 
 def _local_matrix(
@@ -117,6 +128,13 @@ def _fitted(draw: Callable[[bool], list[str]]) -> list[str]:
     return lines
 
 
+def _pairs(c: Context, expr: sp.Basic, per_row: int) -> SumLines:
+    """The highlighted element's sum as the pairs it multiplies, laid out under its panel
+    (first and last products only past PAIRS_FULL)."""
+    budget, keep = (PAIRS_EM, (1, 1)) if per_row == 2 else (LINE_EM, (3, 1))
+    return c.layout.sum(expr, budget_em=budget, max_terms=PAIRS_FULL, keep=keep)
+
+
 def _weight_figure(c: Context, stage: Stage) -> dict[str, Any]:
     g = stage.geometry
     assert g is not None
@@ -128,10 +146,14 @@ def _weight_figure(c: Context, stage: Stage) -> dict[str, Any]:
     texts = [
         _fitted(functools.partial(p.text, source, f"d{stage.output}", f"d{weight}")) for p in panels
     ]
+    per_row = 2 if max(float(p.width) for p in panels) <= PANEL_CM else 1
+    gradient = c.d.gradients[weight]
+    at = [(0, 0, p.p, p.q) if bank else (p.p, p.q) for p in panels]
     return {
-        "weights": [(p, dparam[(0, 0, p.p, p.q) if bank else (p.p, p.q)]) for p in panels],
+        "weights": [(p, dparam[i]) for p, i in zip(panels, at, strict=True)],
+        "weight_pairs": [_pairs(c, gradient[i], per_row) for i in at],
         "weight_text": texts,
-        "weight_per_row": 2 if max(float(p.width) for p in panels) <= PANEL_CM else 1,
+        "weight_per_row": per_row,
         "weight_labelled": bool(panels[0].image.labels),
     }
 
@@ -144,14 +166,14 @@ def _input_figure(c: Context, stage: Stage) -> dict[str, Any]:
     panels = input_panels(g, list(dict.fromkeys([(0, 0), (row, col)])))
     dinput = c.names.gradient_symbols(c.d, stage.input)
     several = dinput.ndim == 3
-    texts = [
-        _fitted(functools.partial(p.text, f"d{stage.output} spread", f"d{stage.input}"))
-        for p in panels
-    ]
+    grid = f"d{stage.output} " + ("dilated, padded" if g.block.stride > 1 else "padded")
+    texts = [_fitted(functools.partial(p.text, grid, f"d{stage.input}")) for p in panels]
+    per_row = 2 if max(float(p.width) for p in panels) <= PANEL_CM else 1
     return {
         "inputs": [(p, dinput[(0, p.r, p.s) if several else (p.r, p.s)]) for p in panels],
+        "input_pairs": [_pairs(c, dx[p.r, p.s], per_row) for p in panels],
         "input_text": texts,
-        "input_per_row": 2 if max(float(p.width) for p in panels) <= PANEL_CM else 1,
+        "input_per_row": per_row,
         "input_labelled": bool(panels[0].spread.labels),
         "spread_shape": (panels[0].spread.rows, panels[0].spread.cols),
     }
@@ -222,6 +244,11 @@ def _block(c: Context, stage: Stage) -> dict[str, Any]:
         "rot180": c.layout.matrix(rotate_180(kernel if kernel.ndim == 2 else kernel[0, 0])),
         "kernel_name": c.names.part(weight, (0, 0)) if kernel.ndim == 4 else c.names.q[weight],
         "dilation": dilation(g.input, g.conv, g.block),
+        "weight_row": weight_row(
+            g.block.stride,
+            g.block.padding,
+            "u" if c.d.quantities[stage.input].symbols.ndim == 3 else "r",
+        ),
         "kernel_pad": ",".join(dict.fromkeys(str(k - 1) for k in g.block.filter_shape)),
         "weight_shape": shape_text(kernel.shape),
         "bias_shape": shape_text(c.d.quantities[bias].shape),

@@ -344,11 +344,24 @@ def _unread(h: int, extent: int, k: int, s: int, p: int) -> int:
     return max(0, h + p - ((extent - 1) * s + k))
 
 
+def _fitting(spec: NetworkSpec, key: str, candidates: list[int]) -> tuple[int, dict] | None:
+    """The first candidate value of block 1's `key` that gives a network symbp accepts, with
+    its what-if: an exercise never asks about a network the spec refuses."""
+    for value in candidates:
+        change = what_if(spec, **{key: value})
+        if change["fits"]:
+            return value, change
+    return None
+
+
 def _stride(c: Context) -> Exercise | None:
     spec = c.d.spec
     block = spec.blocks[0]
-    new = 2 if block.stride == 1 else 1
-    change = what_if(spec, stride=new)
+    largest = max(min(spec.input_shape) + 2 * block.padding, 2)
+    found = _fitting(spec, "stride", [s for s in range(1, largest + 1) if s != block.stride])
+    if found is None:
+        return None  # no other stride fits the rest of the network
+    new, change = found
     (h, w), (kh, kw) = spec.input_shape, block.filter_shape
     rows, cols = change["formula_pair"][0][2], change["formula_pair"][1][2]
     unread = (_unread(h, rows, kh, new, block.padding), _unread(w, cols, kw, new, block.padding))
@@ -373,12 +386,11 @@ def _padding_hits(h: int, extent: int, s: int, p: int) -> int:
 def _padding(c: Context) -> Exercise | None:
     spec = c.d.spec
     block = spec.blocks[0]
-    new = block.padding + 1  # more padding: some products meet it
-    if new >= min(block.filter_shape):
-        new = 0 if block.padding else -1
-    if new < 0:
-        return None  # a 1 x 1 filter cannot be padded
-    change = what_if(spec, padding=new)
+    more = range(block.padding + 1, min(block.filter_shape))  # more padding: products meet it
+    found = _fitting(spec, "padding", [*more, *range(block.padding - 1, -1, -1)])
+    if found is None:
+        return None  # no other padding fits (a 1 x 1 filter cannot be padded)
+    new, change = found
     (h, w) = spec.input_shape
     rows, cols = change["formula_pair"][0][2], change["formula_pair"][1][2]
     s = block.stride

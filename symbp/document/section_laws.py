@@ -23,7 +23,7 @@ from symbp.laws.instance import conv_sizes, instances
 from symbp.laws.names import ALL_KEYS
 from symbp.laws.proof import SYMBOLIC
 from symbp.laws.symbols import Iverson
-from symbp.laws.text import latex
+from symbp.laws.text import LawLatexPrinter, latex
 
 from .context import Context
 from .notation import DocumentNames
@@ -82,6 +82,7 @@ def _conditions(law: Law) -> list[sp.Basic]:
 def symbols() -> dict[str, sp.Basic]:
     """The sizes, indices and elements the prose names, by the names the templates use."""
     k, c, i, j, p, q = F.k, F.c, F.i, F.j, F.p, F.q
+    S_i = sp.Mul(F.S, i, evaluate=False)  # S i, as the prose reads it
     named = {"C": F.C, "H": F.H, "W": F.W, "K": F.K, "kH": F.KH, "kW": F.KW, "S": F.S, "P": F.P}
     named |= {"Ho": F.HO, "Wo": F.WO, "R": F.R, "T": F.T, "Hp": F.HP, "Wp": F.WP, "N": F.N}
     named |= {"k": k, "i": i, "p": p, "t": F.index("t"), "x": F.x.label, "w": F.w.label}
@@ -93,7 +94,8 @@ def symbols() -> dict[str, sp.Basic]:
         "b_k": F.b[k],
         "x_cuv": F.x[c, F.u, F.v],
         "mu_kmnrs": F.mu[k, F.m, F.n, F.r, F.s],
-        "read_row": F.S * i + p - F.P,
+        "input_row": latex_in_order(sp.Add(S_i, p, -F.P, evaluate=False), inline=True),
+        "padded_row": latex_in_order(sp.Add(S_i, p, evaluate=False), inline=True),
         "reached": F.w[k, c, F.u + F.P - F.S * i, F.v + F.P - F.S * j],
         "gaps": F.S - 1,
         "kH1": F.KH - 1,
@@ -136,6 +138,49 @@ def forward(spec: Any) -> dict[str, Any]:
     }
 
 
+def textbook_sum(expr: sp.Expr) -> sp.Expr:
+    """A sum with its terms as textbooks write them: a size alone first (H, W_o), then the
+    other added terms (2 P), then the subtracted ones (k_W, R). Unevaluated."""
+    terms = sorted(
+        sp.Add.make_args(expr),
+        key=lambda t: (t.could_extract_minus_sign(), not t.is_Symbol, sp.default_sort_key(t)),
+    )
+    return sp.Add(*terms, evaluate=False)
+
+
+def _size_conditions(law: Law) -> list[str]:
+    """A size law's conditions (k_W <= W + 2 P), sums in textbook order, as inline LaTeX."""
+    return [
+        latex_in_order(type(c)(c.lhs, textbook_sum(c.rhs), evaluate=False), inline=True)
+        for c in law.conditions
+    ]
+
+
+def textbook_size_law(size_law: sp.Equality) -> sp.Equality:
+    """A size law `n = floor(a / s) + 1` with `a`'s terms as textbooks write them (the input
+    size, then the padding, then what is subtracted): SymPy's canonical order would print
+    2 P + W - k_W. Unevaluated, for a printer with order="none"."""
+    (rounded,) = [arg for arg in size_law.rhs.args if isinstance(arg, sp.floor)]
+    numerator, step = sp.fraction(rounded.args[0])
+    quotient = sp.Mul(textbook_sum(numerator), sp.Pow(step, -1, evaluate=False), evaluate=False)
+    count = sp.Add(sp.floor(quotient, evaluate=False), sp.Integer(1), evaluate=False)
+    return sp.Eq(size_law.lhs, count, evaluate=False)
+
+
+def latex_in_order(expr: sp.Basic, inline: bool) -> str:
+    """LaTeX of an unevaluated expression in the order it was built (the laws' printer)."""
+    return LawLatexPrinter({"order": "none", "fold_short_frac": inline}).doprint(expr)
+
+
+def _size_statement(law: Law) -> dict[str, list[str]]:
+    """A size law's two equations (rows, columns) in textbook order, displayed and inline."""
+    laws = [textbook_size_law(eq) for eq in _items(law.statement)]
+    return {
+        "display": [latex_in_order(eq, inline=False) for eq in laws],
+        "inline": [latex_in_order(eq, inline=True) for eq in laws],
+    }
+
+
 def sizes(found: Established) -> dict[str, Any]:
     """The output-size law (and the pool's), with the reads it is counted from."""
     law = catalog.law("output-size")
@@ -147,14 +192,14 @@ def sizes(found: Established) -> dict[str, Any]:
         "last_read": window.subs(F.p, F.KH - 1),
         "padded_last": F.H + 2 * F.P - 1,
         "rows": range_of(F.i, 0, sp.floor((F.H + 2 * F.P - F.KH) / F.S)),
-        "statement": list(_items(law.statement)),
-        "conditions": list(law.conditions),
+        "statement": _size_statement(law),
+        "conditions": _size_conditions(law),
         "status": status(found, law),
         "pool": None
         if pooled is None
         else {
-            "statement": list(_items(pooled.statement)),
-            "conditions": list(pooled.conditions),
+            "statement": _size_statement(pooled),
+            "conditions": _size_conditions(pooled),
             "status": status(found, pooled),
         },
     }

@@ -44,7 +44,7 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
         holds = values == {-1: slope, 0: slope, 1: 1}
         op = "ReLU" if stage.kind == "relu" else "LeakyReLU"
         findings = (
-            "the derivative ",
+            "The derivative ",
             formula(TexAtom(rf"\operatorname{{{op}}}'(z)"), f"{op}'(z)"),
             " from sympy.diff is ",
             formula(local),
@@ -93,7 +93,7 @@ def prove_activation_derivative(d: Derivation, stage: Stage) -> Proof | None:
             rf"{tex}'(z) = {sp.latex(local.xreplace({a: sp.Symbol('a')}))},\ a = {tex}(z)",
             holds,
             (
-                "the derivative in the output, with ",
+                "The derivative in the output, with ",
                 output,
                 " put back, minus sympy.diff of ",
                 formula(TexAtom(rf"{tex}(z)"), f"{name}(z)"),

@@ -114,7 +114,7 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
                     "",
                     False,
                     (
-                        f"pattern from seed {seed}: ",
+                        f"Pattern from seed {seed}: ",
                         formula(sp.Derivative(TexAtom("L"), parameter), f"d L/d {parameter}"),
                         " differs by ",
                         formula(difference),
@@ -127,7 +127,7 @@ def prove_full_composition(d: Derivation, seeds: tuple[int, ...] = (1, 2, 3)) ->
         r"\frac{\partial}{\partial \theta} L\big(X, \theta\big) \text{ (composed) } = "
         r"\text{chain rule}, \text{ each activation pattern fixed}",
         True,
-        f"all {len(parameters)} parameters on {len(patterns_checked)} activation "
+        f"All {len(parameters)} parameters on {len(patterns_checked)} activation "
         f"pattern{'s' if len(patterns_checked) != 1 else ''} "
         "(ReLU signs and pool winners fixed): differences cancel to 0",
         SAMPLED,

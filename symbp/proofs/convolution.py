@@ -168,7 +168,7 @@ def prove_bias_gradient(d: Derivation, view: ConvView) -> Proof:
         expected[k] = patterns.total(view.dz[k])
     holds, detail = compare(actual, elements_of(expected), grad(view.bias))
     if holds and filters == 1:
-        detail = (grad(view.bias), ": difference expands to 0")  # not "all 1 elements of"
+        detail = ("The difference for ", grad(view.bias), " expands to 0")  # not "All 1 elements"
     out = view.output
     z_tex = f"z^{{({out[1:]})}}"
     heading: Text

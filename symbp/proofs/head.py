@@ -29,13 +29,13 @@ def prove_head_collapses(d: Derivation) -> Proof:
     collapsed = formula(TexAtom(f"{tex_name(a)} - Y"), f"{a} - Y")
     findings = (
         (
-            "simplify of the product minus ",
+            "The product minus ",
             formula(TexAtom(rf"(\sigma({d.latex_names[z2]}) - y)"), f"(sigma({z.lower()}) - y)"),
-            " is 0",
+            " simplifies to 0",
         )
         if holds
         else (
-            "the product differs from ",
+            "The product differs from ",
             collapsed,
             " by ",
             formula(difference),
@@ -78,7 +78,7 @@ def prove_stable_loss(d: Derivation) -> Proof:
         r"-\big(y\log\sigma(z) + (1-y)\log(1-\sigma(z))\big) = \log(1+e^{z}) - y z",
         holds,
         (
-            "simplify of the difference is 0, and ",
+            "The difference simplifies to 0, and ",
             formula(softplus, "softplus(z) = max(z, 0) + log(1 + exp(-|z|))"),
             " for ",
             formula(z > 0),
@@ -86,5 +86,10 @@ def prove_stable_loss(d: Derivation) -> Proof:
             formula(z < 0),
         )
         if holds
-        else ("difference ", formula(difference), ", branches ", formula(sp.Tuple(*branches))),
+        else (
+            "The difference is ",
+            formula(difference),
+            ", branches ",
+            formula(sp.Tuple(*branches)),
+        ),
     )

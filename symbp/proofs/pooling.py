@@ -68,7 +68,7 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
             (title,),
             statement,
             False,
-            ("local derivatives are not 0/1 indicators: ", formula(sp.Tuple(*derivatives))),
+            ("The local derivatives are not 0/1 indicators: ", formula(sp.Tuple(*derivatives))),
         )
     route: Callable[..., list[int]] = sp.lambdify(window, derivatives, modules="math")
     checked = 0
@@ -85,7 +85,7 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
                 title,
                 statement,
                 False,
-                f"window values {list(values)} route to {got}, expected {expected}",
+                f"Window values {list(values)} route to {got}, expected {expected}",
                 method,
             )
     return Proof(
@@ -93,7 +93,7 @@ def prove_pool_routes_to_first_max(d: Derivation, stage: Stage) -> Proof:
         title,
         statement,
         True,
-        f"{checked} window values ({described}, ties included) route the whole gradient "
+        f"All {checked} window values ({described}, ties included) route the whole gradient "
         "to the first maximum",
         method,
     )
@@ -174,7 +174,7 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof | None:
                 "Max-pool gradients accumulate over overlapping windows",
                 "",
                 False,
-                f"at {list(index)}: derived {got[index]:g}, reference {expected[index]}",
+                f"At {list(index)}: derived {got[index]:g}, reference {expected[index]}",
                 SAMPLED,
             )
     overlap = g.block.pool_step < g.block.pool_size
@@ -191,7 +191,7 @@ def prove_max_pool_accumulates(d: Derivation, stage: Stage) -> Proof | None:
         rf"\, {partial_of(stage.output)}_{{w}}",
         True,
         (
-            "the derived ",
+            "The derived ",
             grad(stage.input),
             " equals a NumPy reference (the first maximum of each window by np.argmax, added "
             f"up over windows) exactly on {samples} integer samples with ties",

@@ -161,11 +161,11 @@ def first_difference(
 def compare(actual: np.ndarray, expected: Element, what: Formula | str) -> tuple[bool, Text]:
     mismatch = first_difference(actual, expected)
     if mismatch is None:
-        return True, (f"all {actual.size} elements of ", what, ": difference expands to 0")
+        return True, (f"All {actual.size} elements of ", what, ": the difference expands to 0")
     index, difference = mismatch
     text = str(difference)
     text = text if len(text) <= 120 else text[:117] + "..."
-    return False, (f"element {list(index)} of ", what, " differs by ", formula(difference, text))
+    return False, (f"Element {list(index)} of ", what, " differs by ", formula(difference, text))
 
 
 def find_pattern(
