@@ -152,6 +152,15 @@ def _add_derive_command(commands: Any) -> None:
         f"{DEFAULT_FORMATS}). pdf needs latexmk or pdflatex; without one it is skipped with a "
         "notice; ipynb (a Jupyter notebook) needs the extra: pip install 'symbp[notebook]'",
     )
+    derive.add_argument(
+        "--stages",
+        choices=("auto", "elementwise", "array"),
+        default="auto",
+        help="how gradients.py computes: elementwise (one printed line per element), array (each "
+        "stage as array code, licensed by its proof, checked against the engine before it is "
+        "written) or auto (array from a symbolic cost of 2000 on, so the teaching network keeps "
+        "its readable module; default)",
+    )
 
 
 def _add_laws_command(commands: Any) -> None:
@@ -456,13 +465,12 @@ def _render(
     training: dict[str, Any] | None = None,
 ) -> tuple[dict[str, str | bytes], str]:
     """The requested text files in writing order, and the LaTeX source (needed for a PDF too)."""
-    from symbp.codegen.module import generate_source
     from symbp.document.build import render_document, render_markdown
 
     progress.step("rendering the files")
     files: dict[str, str | bytes] = {}
     if "py" in formats:
-        files[FORMATS["py"]] = generate_source(derivation, command=derivation.spec.command_line())
+        files[FORMATS["py"]] = _module_source(args, derivation, proofs)
     tex = ""
     if "tex" in formats or "pdf" in formats:
         tex = render_document(derivation, proofs, args.title, training=training)
@@ -473,12 +481,30 @@ def _render(
     if "ipynb" in formats:
         from symbp.document.ipynb import render_notebook
 
-        source = generate_source(derivation, command=derivation.spec.command_line())
+        source = _module_source(args, derivation, proofs)
         markdown = files.get(FORMATS["md"]) if training is None else None  # no Training section
         text = markdown if isinstance(markdown, str) else None
         notebook = render_notebook(derivation, proofs, source, args.title, markdown=text)
         files[FORMATS["ipynb"]] = notebook
     return files, tex
+
+
+def _module_source(args: argparse.Namespace, derivation: Derivation, proofs: list[Proof]) -> str:
+    """gradients.py in the stages asked for; an array-level module is first verified against
+    the engine, finite differences and the crafted ties (the pipeline verified the element-wise
+    one), and refused if it disagrees."""
+    from symbp.codegen.module import generate_source, load, resolve_stages
+
+    stages = getattr(args, "stages", "elementwise")
+    command = derivation.spec.command_line()
+    if resolve_stages(derivation, stages, proofs) == "array":
+        from symbp.reference.verify import verify
+
+        progress.step("verifying the array-level module")
+        report = verify(derivation.spec, load(derivation, "array", proofs), use_torch=False)
+        if not report.passed:
+            raise RuntimeError("the array-level module disagrees with the engine; not written")
+    return generate_source(derivation, command=command, stages=stages, proofs=proofs)
 
 
 def _write(out: Path, files: dict[str, str | bytes]) -> None:

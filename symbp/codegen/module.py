@@ -19,6 +19,7 @@ import hashlib
 import linecache
 import textwrap
 import types
+from collections.abc import Iterable
 from typing import cast
 
 import sympy as sp
@@ -27,6 +28,9 @@ from symbp.spec.kinds import KINDS
 from symbp.support.version import __version__
 from symbp.symbolic.derivation import Derivation
 
+from .array_module import array_body
+from .array_stages import ProvenFact, UnlicensedStage, licences, stages_text
+from .array_text import ARRAY_HEADER
 from .assignments import (
     LinearInput,
     eliminate_common_subexpressions,
@@ -118,12 +122,53 @@ class _Lines:
         return self._printer.doprint(expr)
 
 
-def generate_source(d: Derivation, command: str | None = None) -> str:
-    """The text of the standalone module for this derivation."""
+STAGES = ("elementwise", "array", "auto")
+# "auto": array-level from this symbolic cost on (products in the convolutions). Below it the
+# element-wise module is small, readable line by line (the teaching network's is 20 kB) and
+# already faster than PyTorch; above it its size and per-element calls grow with the image
+# (examples/mnist.toml, cost 6 084: 1.2 MB), while the array module stays the same size.
+ARRAY_FROM_COST = 2000
+
+
+def generate_source(
+    d: Derivation,
+    command: str | None = None,
+    stages: str = "elementwise",
+    proofs: Iterable[ProvenFact] | None = None,
+) -> str:
+    """The text of the standalone module for this derivation.
+
+    stages="elementwise" (the default, and the reference): one printed line per element.
+    stages="array": every stage as array code, each licensed by one of `proofs` that held
+    (UnlicensedStage otherwise). stages="auto": array from ARRAY_FROM_COST on when licensed,
+    else element-wise, so the teaching network keeps its readable module.
+    """
+    proofs = None if proofs is None else list(proofs)
+    if resolve_stages(d, stages, proofs) == "array":
+        found = licences(d, proofs or ())
+        text = stages_text(found)
+        return _header(d, command, ARRAY_HEADER, stages=text, single=SINGLE_THREAD_PRODUCT) + (
+            array_body(d)
+        )
     return _header(d, command) + module_body(d)
 
 
-def _header(d: Derivation, command: str | None) -> str:
+def resolve_stages(d: Derivation, stages: str, proofs: Iterable[ProvenFact] | None = None) -> str:
+    """ "elementwise" or "array": what `generate_source` writes for these stages and proofs."""
+    if stages not in STAGES:
+        raise ValueError(f"stages must be one of {', '.join(STAGES)}, got {stages!r}")
+    if stages != "auto":
+        return stages
+    if proofs is None or d.spec.symbolic_cost < ARRAY_FROM_COST:
+        return "elementwise"
+    try:
+        licences(d, proofs)
+    except UnlicensedStage:
+        return "elementwise"
+    return "array"
+
+
+def _header(d: Derivation, command: str | None, template: str = HEADER, **extra: object) -> str:
     spec = d.spec
     shape = ", ".join(("H", "W") if spec.channels == 1 else ("C", "H", "W"))
     config = " "
@@ -137,7 +182,8 @@ def _header(d: Derivation, command: str | None) -> str:
         f"Conventions: {_conventions(d)}; the loss is the mean over the batch, so every gradient "
         "is the gradient of that mean and has its parameter's shape."
     )
-    return HEADER.format(
+    return template.format(
+        **extra,
         version=__version__,
         network=textwrap.fill(network, width=96, break_on_hyphens=False),
         pipeline=_pipeline(d),
@@ -430,13 +476,15 @@ class _ModuleWriter:
         return constants, PREPARE_LINEAR
 
 
-def load(d: Derivation) -> types.ModuleType:
+def load(
+    d: Derivation, stages: str = "elementwise", proofs: Iterable[ProvenFact] | None = None
+) -> types.ModuleType:
     """Execute the generated source as an in-memory module (what lambdify does, kept readable).
 
     The source is registered with `linecache` under a name unique to its text, as SymPy's
     lambdify does, so tracebacks, `inspect.getsource` and debuggers show the generated lines.
     """
-    source = generate_source(d)
+    source = generate_source(d, stages=stages, proofs=proofs)
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     filename = f"<symbp generated gradients {digest}>"
     # mtime None: linecache.checkcache keeps the entry (there is no file to compare with)
