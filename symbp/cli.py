@@ -44,6 +44,7 @@ FORMATS = {
     "tex": "cnn_backprop.tex",
     "md": "cnn_backprop.md",
     "ipynb": "cnn_backprop.ipynb",
+    "html": "cnn_backprop.html",
     "pdf": "cnn_backprop.pdf",
 }
 DEFAULT_FORMATS = "tex,pdf,md,py"
@@ -148,9 +149,10 @@ def _add_derive_command(commands: Any) -> None:
         "--format",
         default=DEFAULT_FORMATS,
         metavar="LIST",
-        help="comma list of the files to write: tex, pdf, md, py, ipynb (default: "
+        help="comma list of the files to write: tex, pdf, md, py, ipynb, html (default: "
         f"{DEFAULT_FORMATS}). pdf needs latexmk or pdflatex; without one it is skipped with a "
-        "notice; ipynb (a Jupyter notebook) needs the extra: pip install 'symbp[notebook]'",
+        "notice; ipynb (a Jupyter notebook) needs the extra: pip install 'symbp[notebook]'; "
+        "html (one interactive page) needs: pip install 'symbp[html]'",
     )
     derive.add_argument(
         "--stages",
@@ -331,7 +333,7 @@ class _Console:
 
 def _laws_for_documents(formats: list[str]) -> Callable[[Any], object] | None:
     """The documents open with the general laws: build them while the proofs run."""
-    if not set(formats) & {"tex", "md", "pdf", "ipynb"}:
+    if not set(formats) & {"tex", "md", "pdf", "ipynb", "html"}:
         return None
     from symbp.laws.established import prepare
 
@@ -351,6 +353,8 @@ def _run_derive(args: argparse.Namespace) -> int:
         _require_training_extra()
     if "ipynb" in formats:
         _require_notebook_extra()
+    if "html" in formats:
+        _require_html_extra()
     out = prepare_directory(args.out)
     checked = check_spec(spec, meanwhile=_laws_for_documents(formats))
     console.summary(checked)
@@ -432,6 +436,15 @@ def _require_notebook_extra() -> None:
         raise UsageError(str(error)) from None
 
 
+def _require_html_extra() -> None:
+    from symbp.document.html import MissingExtraError, require_html
+
+    try:
+        require_html()
+    except MissingExtraError as error:
+        raise UsageError(str(error)) from None
+
+
 def _training(
     checked: Checked, formats: list[str], console: _Console
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -486,7 +499,25 @@ def _render(
         text = markdown if isinstance(markdown, str) else None
         notebook = render_notebook(derivation, proofs, source, args.title, markdown=text)
         files[FORMATS["ipynb"]] = notebook
+    if "html" in formats:
+        files[FORMATS["html"]] = _render_html(args, derivation, proofs, files)
     return files, tex
+
+
+def _render_html(
+    args: argparse.Namespace,
+    derivation: Derivation,
+    proofs: list[Proof],
+    files: dict[str, str | bytes],
+) -> str:
+    """The web page, from the Markdown chapter (rendered again unless it is already there;
+    without the Training section, whose figures are separate files)."""
+    from symbp.document.build import render_markdown
+    from symbp.document.html import render_html
+
+    given = files.get(FORMATS["md"]) if not args.train else None
+    markdown = given if isinstance(given, str) else render_markdown(derivation, proofs, args.title)
+    return render_html(derivation, markdown, args.title)
 
 
 def _module_source(args: argparse.Namespace, derivation: Derivation, proofs: list[Proof]) -> str:

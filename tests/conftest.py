@@ -24,6 +24,9 @@ OPTIONAL = {
     "nbformat": "test",
     "nbclient": "test",
     "ipykernel": "test",
+    "markdown_it": "html",
+    "latex2mathml": "html",
+    "selenium": "browser",
 }
 
 

@@ -61,7 +61,7 @@ def test_format_chooses_the_files(tmp_path, capsys, formats, written):
     assert re.search(rf"^wrote {re.escape(listed)} in \d+\.\d\d s$", out, re.MULTILINE), out
 
 
-@pytest.mark.parametrize("formats", ["docx", "tex,html", "", ",", "pdf;tex"])
+@pytest.mark.parametrize("formats", ["docx", "tex,htm", "", ",", "pdf;tex"])
 def test_bad_format_exits_2_naming_the_valid_ones(tmp_path, capsys, formats):
     out_dir = tmp_path / "out"
     code, out, err = run(capsys, "derive", "--format", formats, "--out", str(out_dir))
