@@ -157,3 +157,19 @@ def test_derive_writes_the_page_alone(tmp_path, capsys):
     text = (tmp_path / "cnn_backprop.html").read_text(encoding="utf-8")
     assert data_of(text) == data_of(page("default"))
     assert "html" in capsys.readouterr().out
+
+
+LEGEND = re.compile(r'<p class="legend">(.*?)</p>', re.DOTALL)
+
+
+@pytest.mark.parametrize(
+    "name, padded, strided", [("default", False, False), ("general", True, True)]
+)
+def test_legends_describe_only_what_this_network_does(name, padded, strided):
+    """No "ring cropped away" without padding, no dilation at stride 1 (both were once said
+    of every network); with them, the ring is named for what it holds."""
+    legends = " ".join(re.sub(r"\s+", " ", visible_text(m)) for m in LEGEND.findall(page(name)))
+    assert ("zero padding shaded" in legends) == padded
+    assert ("holds the gradient at the input's zero padding and is discarded" in legends) == padded
+    assert ("dilated by the stride" in legends) == strided
+    assert "spread" not in legends and "cropped away" not in legends

@@ -22,10 +22,11 @@ from symbp.spec.model import BlockGeometry
 from symbp.symbolic.derivation import Derivation
 from symbp.symbolic.layers import Stage
 
+from .blas import SINGLE_THREAD_PRODUCT
+
 # Images per block at most; fewer when a block's products would pass OpenBLAS's one-thread
-# limit (see module.SINGLE_THREAD_PRODUCT).
+# limit (see blas.py).
 ARRAY_BLOCK = 256
-SINGLE_THREAD_PRODUCT = 4 * 65536
 
 
 class ProvenFact(Protocol):

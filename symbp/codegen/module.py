@@ -39,6 +39,7 @@ from .assignments import (
     needed_assignments,
     parameter_symbols,
 )
+from .blas import SINGLE_THREAD_PRODUCT
 from .module_text import (
     HEADER,
     PREPARE_LINEAR,
@@ -51,11 +52,6 @@ from .printers import LONG_SUM, NumPyCodePrinter, ScalarCodePrinter
 
 SCALAR_BATCH = 4  # batches this small run image by image in Python floats
 CHUNK = 1024  # images per first-layer product, at most
-# OpenBLAS runs a matrix product on one thread when m * n * k <= 4 * 65536 (its
-# GEMM_MULTITHREAD_THRESHOLD times SMP_THRESHOLD_MIN). On two threads, every product waits for
-# the slower one, so a busy second core stalls all of them (measured: 0.29x of the quiet speed
-# at 1024 images, no loss at 256).
-SINGLE_THREAD_PRODUCT = 4 * 65536
 BLOCK_SIZE = 4096  # images per block: its vectors (32 KiB each) stay in cache
 SCALAR_PATH_LIMIT = 10_000  # symbolic cost past which the pure-Python path is left out
 

@@ -295,5 +295,6 @@ def render_html(d: Derivation, markdown: str, title: str) -> str:
             "x": math(tex_name(data["input"])),
         },
         "pool": data["pool"],
+        "block": d.spec.blocks[0],
     }
     return environment().get_template("html/page.html").render(**context)
