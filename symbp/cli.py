@@ -369,7 +369,7 @@ def _run_derive(args: argparse.Namespace) -> int:
         _say(f"symbp: error: {error}; nothing was written", sys.stderr)
         return EXIT_FAILED
     clock = time.perf_counter()
-    files, tex = _render(args, checked.derivation, checked.proofs, formats, training)
+    files, tex = _render(args, checked, formats, training)
     files.update(figures)
     seconds = {"render": time.perf_counter() - clock}
     notes: list[str] = []
@@ -470,27 +470,40 @@ def _training(
     return facts, figures
 
 
+def _checks(checked: Checked) -> dict[str, Any]:
+    """The document's gradient-check table: the verified module at the two example points,
+    beside central differences and PyTorch (its worker's answers, when it ran)."""
+    from symbp.reference.gradient_table import gradient_table
+
+    progress.step("checking the document's gradient table")
+    return gradient_table(checked.spec, checked.module, checked.report.torch_points)
+
+
 def _render(
     args: argparse.Namespace,
-    derivation: Derivation,
-    proofs: list[Proof],
+    checked: Checked,
     formats: list[str],
     training: dict[str, Any] | None = None,
 ) -> tuple[dict[str, str | bytes], str]:
     """The requested text files in writing order, and the LaTeX source (needed for a PDF too)."""
     from symbp.document.build import render_document, render_markdown
 
+    derivation, proofs = checked.derivation, checked.proofs
     progress.step("rendering the files")
     files: dict[str, str | bytes] = {}
+    documents = {"tex", "pdf", "md", "html"}
+    checks = _checks(checked) if documents & set(formats) else None
     if "py" in formats:
         files[FORMATS["py"]] = _module_source(args, derivation, proofs)
     tex = ""
     if "tex" in formats or "pdf" in formats:
-        tex = render_document(derivation, proofs, args.title, training=training)
+        tex = render_document(derivation, proofs, args.title, training=training, checks=checks)
     if "tex" in formats:
         files[FORMATS["tex"]] = tex
     if "md" in formats:
-        files[FORMATS["md"]] = render_markdown(derivation, proofs, args.title, training=training)
+        files[FORMATS["md"]] = render_markdown(
+            derivation, proofs, args.title, training=training, checks=checks
+        )
     if "ipynb" in formats:
         from symbp.document.ipynb import render_notebook
 
@@ -500,7 +513,7 @@ def _render(
         notebook = render_notebook(derivation, proofs, source, args.title, markdown=text)
         files[FORMATS["ipynb"]] = notebook
     if "html" in formats:
-        files[FORMATS["html"]] = _render_html(args, derivation, proofs, files)
+        files[FORMATS["html"]] = _render_html(args, derivation, proofs, files, checks)
     return files, tex
 
 
@@ -509,6 +522,7 @@ def _render_html(
     derivation: Derivation,
     proofs: list[Proof],
     files: dict[str, str | bytes],
+    checks: dict[str, Any] | None = None,
 ) -> str:
     """The web page, from the Markdown chapter (rendered again unless it is already there;
     without the Training section, whose figures are separate files)."""
@@ -516,7 +530,11 @@ def _render_html(
     from symbp.document.html import render_html
 
     given = files.get(FORMATS["md"]) if not args.train else None
-    markdown = given if isinstance(given, str) else render_markdown(derivation, proofs, args.title)
+    markdown = (
+        given
+        if isinstance(given, str)
+        else render_markdown(derivation, proofs, args.title, checks=checks)
+    )
     return render_html(derivation, markdown, args.title)
 
 

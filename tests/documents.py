@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from symbp.codegen.module import load
 from symbp.document.build import render_document, render_markdown
 from symbp.proofs import prove_all
+from symbp.reference.gradient_table import gradient_table
 from symbp.symbolic.derivation import derive
 
 
@@ -33,8 +35,12 @@ def built_documents(
             spec = specs[name]() if callable(specs[name]) else specs[name]
             d = derive(spec)
             proofs = prove_all(d, full_composition=full_composition)
+            checks = gradient_table(spec, load(d))  # as `symbp derive` passes it
             cache[name] = Documents(
-                d, proofs, render_document(d, proofs, title), render_markdown(d, proofs, title)
+                d,
+                proofs,
+                render_document(d, proofs, title, checks=checks),
+                render_markdown(d, proofs, title, checks=checks),
             )
         return cache[name]
 

@@ -24,6 +24,7 @@ from .notation import document_names
 from .render import render_latex
 from .render import render_markdown as render_markdown_template
 from .section_batch import gradient_summary
+from .section_edge import check_table
 from .section_network import network_section
 from .section_training import training_section
 from .sections import document_sections, section_numbers
@@ -43,12 +44,16 @@ def document_context(
     proofs: list[Proof],
     title: str,
     training: Mapping[str, Any] | None = None,
+    checks: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data; the
-    Training section only with a training record (see `render_document`)."""
+    Training section only with a training record, the gradient-check table only with `checks`
+    (see `render_document`)."""
+    c = Context.of(d, tuple(proofs))
     return {
         "title": title,
         **document_sections(d, tuple(proofs)),
+        "checks": check_table(c, checks),
         "training": None if training is None else training_section(training),
         "sec": section_numbers(training is not None),
     }
@@ -60,8 +65,14 @@ def render_document(
     title: str = DEFAULT_TITLE,
     *,
     training: Mapping[str, Any] | None = None,
+    checks: Mapping[str, Any] | None = None,
 ) -> str:
     """The derivation as a LaTeX document (pdflatex, base/recommended/pictures packages only).
+
+    `checks` is `symbp.reference.gradient_table.gradient_table(spec, module)`: the compiled
+    module's gradients beside central differences and PyTorch, which the edge subsection shows
+    as a table (the document never imports the code generator; whoever compiled the module
+    passes its numbers in). Without it the table is left out, and the text says so.
 
     `training`, a plain dict, adds the section "Training on handwritten digits": what
     `symbp.training.training_section_data(result)` returns, plus `"figures": {"curve": ...,
@@ -69,7 +80,7 @@ def render_document(
     finds `<name>.pdf` beside the .tex). A record that is not as a training run writes it is
     a ValueError naming the field."""
     notation = document_names(d).notation
-    context = document_context(d, proofs, title, training)
+    context = document_context(d, proofs, title, training, checks)
     return render_latex("cnn_backprop.tex", notation, **context)
 
 
@@ -79,13 +90,14 @@ def render_markdown(
     title: str = DEFAULT_TITLE,
     *,
     training: Mapping[str, Any] | None = None,
+    checks: Mapping[str, Any] | None = None,
 ) -> str:
     """The same document as GitHub Markdown: inline math as $`…`$ and display math in fenced
     `math` blocks, the forms GitHub's parser leaves alone (`github_math`; the notebook views keep
     Jupyter's `$…$`); with `training` (as for `render_document`) its figures are linked as
     `<name>.png`."""
     notation = document_names(d).notation
-    context = document_context(d, proofs, title, training)
+    context = document_context(d, proofs, title, training, checks)
     return github_math(render_markdown_template("cnn_backprop.md", notation, **context))
 
 

@@ -17,6 +17,7 @@ from .section_backward import backward_section
 from .section_batch import batch_section
 from .section_chain import chain_section
 from .section_convolution import convolution_section
+from .section_edge import edge_section
 from .section_example import example_section
 from .section_exercises import exercises_section
 from .section_forward import forward_section
@@ -78,6 +79,7 @@ def document_sections(d: Derivation, proofs: tuple[Proof, ...]) -> dict[str, Any
         "convolution": convolution_section(c),
         "batch": batch_section(c),
         "example": example_section(c),
+        "edge": edge_section(c),
         "exercises": exercises_section(c),
         "proofs": proofs,
         "proof": {p.key: p for p in proofs},

@@ -70,6 +70,7 @@ from .gradcheck import (
     nonzero_where,
     scaled_errors,
 )
+from .gradient_table import torch_point_answers
 from .torch_oracle import torch_available, torch_gradients
 
 Params = dict[str, np.ndarray]
@@ -137,6 +138,9 @@ class Report:
     spec: NetworkSpec
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # PyTorch's gradients at the document's gradient-check points (gradient_table.table_points),
+    # when its worker computed them; None otherwise.
+    torch_points: list[dict[str, np.ndarray]] | None = None
 
     @property
     def passed(self) -> bool:
@@ -619,7 +623,7 @@ def _torch_worker(connection: Connection, spec: NetworkSpec, random_count: int) 
     parent would otherwise wait for before it can exit.
     """
     try:
-        connection.send(torch_answers(spec, random_count))
+        connection.send((torch_answers(spec, random_count), torch_point_answers(spec)))
     except BaseException as error:  # the parent reports it and runs PyTorch itself
         connection.send(error)
     finally:
@@ -643,7 +647,9 @@ class TorchReference:
         self._process.start()
         child.close()
 
-    def result(self, timeout: float) -> list[Answer]:
+    def result(self, timeout: float) -> tuple[list[Answer], list[dict[str, np.ndarray]]]:
+        """PyTorch's answers for the verification cases, and its gradients at the table's
+        points (`gradient_table.table_points`)."""
         try:
             if not self._connection.poll(timeout):
                 raise TimeoutError(f"no answer from the PyTorch worker in {timeout:.0f} s")
@@ -655,7 +661,7 @@ class TorchReference:
                 self._process.kill()
         if isinstance(answer, BaseException):
             raise answer
-        return cast(list[Answer], answer)
+        return cast(tuple[list[Answer], list[dict[str, np.ndarray]]], answer)
 
 
 def start_torch_reference(spec: NetworkSpec, random_count: int = 6) -> TorchReference | None:
@@ -678,9 +684,11 @@ def _precomputed(cases: list[Case], answers: list[Answer]) -> GradientFn:
 
 
 def _collect(future: TorchReference, report: Report) -> list[Answer] | None:
-    """The parallel answers, or None (PyTorch then runs here) if the worker failed."""
+    """The parallel answers, or None (PyTorch then runs here) if the worker failed; the table
+    points' answers go to `report.torch_points`."""
     try:
-        return future.result(timeout=600)
+        answers, report.torch_points = future.result(timeout=600)
+        return answers
     except Exception as error:  # a broken worker must not lose the comparison
         report.notes.append(f"PyTorch worker failed ({type(error).__name__}); ran it here.")
         return None
