@@ -14,7 +14,7 @@ from symbp.codegen.module import load
 from symbp.reference import gradient_table as table_module
 from symbp.reference.edge import edge_example
 from symbp.reference.engine import NumericNetwork
-from symbp.reference.gradient_table import gradient_table, table_points
+from symbp.reference.gradient_table import gradient_table, table_points, torch_point_answers
 from symbp.reference.torch_oracle import torch_available
 from symbp.spec.model import NetworkSpec
 from symbp.symbolic.derivation import derive
@@ -214,7 +214,7 @@ def test_kinks_are_marked_where_central_differences_fail(default_table):
     assert kinks == {("edge", "W1"), ("edge", "B1")}
     for row in table["rows"]:
         if row.kink:
-            assert row.central_error > 1e-3 and row.agrees  # a real gap, not a failure
+            assert row.central_error > 1e-3 and row.status == "agree"  # a real gap, no failure
 
 
 def test_a_wrong_module_is_caught(default_table):
@@ -256,3 +256,46 @@ def test_without_torch_the_document_says_so(monkeypatch):
     assert "| PyTorch |" not in md and "& PyTorch" not in tex
     with_torch = {**table, "torch": True}
     assert sentence not in render_markdown(d, proofs, "t", checks=with_torch)
+
+
+def test_one_kink_on_the_line_is_one_sided_two_are_pytorchs(default_table):
+    """At the edge point B1's line crosses only the zeros, and the module equals the slope from
+    the left (ReLU'(0) = 0); W1's largest element also moves the tied window, and its value is
+    neither slope (the table then leans on PyTorch alone)."""
+    _, table = default_table
+    edge = {r.name: r for r in table["rows"] if r.point == "edge"}
+    assert edge["B1"].side == "left" and edge["B1"].one_sided_error < 1e-6
+    assert edge["W1"].side is None and edge["W1"].one_sided_error > 1e-2
+
+
+def _averaging(spec, table):
+    """The module, but at the edge point B1's gradient is the central difference's value (as
+    ReLU'(0) = 1/2 would give)."""
+    module = load(derive(spec))
+    central = {r.name: r.central for r in table["rows"] if r.point == "edge"}
+    edge_x = table_points(spec)[1][1]
+
+    class Averaging:
+        loss = staticmethod(module.loss)
+
+        @staticmethod
+        def gradients(x, y, p):
+            grads = dict(module.gradients(x, y, p))
+            if np.array_equal(x, edge_x):
+                grads["B1"] = np.full_like(np.asarray(grads["B1"], dtype=np.float64), central["B1"])
+            return grads
+
+    return Averaging
+
+
+@pytest.mark.skipif(not torch_available(), reason="PyTorch is not installed")
+def test_a_module_averaging_at_the_kink_is_caught(default_table, monkeypatch):
+    """Against PyTorch the averaged B1 differs; without it the row is unchecked, never agree."""
+    spec, table = default_table
+    averaging = _averaging(spec, table)
+    caught = gradient_table(spec, averaging, torch_point_answers(spec))
+    bad = [(r.point, r.name) for r in caught["rows"] if r.status != "agree"]
+    assert not caught["passed"] and bad == [("edge", "B1")]
+    monkeypatch.setattr(table_module, "torch_available", lambda: False)
+    alone = {r.name: r.status for r in gradient_table(spec, averaging)["rows"] if r.point == "edge"}
+    assert alone == {"W1": "unchecked", "B1": "unchecked", "W2": "agree", "B2": "agree"}

@@ -108,10 +108,12 @@ def check_table(c: Context, checks: Mapping[str, Any] | None) -> dict[str, Any] 
                 "central": _signed(row.central),
                 "torch": None if row.torch is None else _signed(row.torch),
                 "kink": row.kink,
-                "agrees": row.agrees,
+                "side": row.side,
+                "status": row.status,
             }
         )
-    return {"rows": rows, "torch": checks["torch"], "passed": checks["passed"]}
+    crossed = any(r["kink"] and r["side"] is None for r in rows)  # two kinks on one line
+    return {"rows": rows, "torch": checks["torch"], "passed": checks["passed"], "crossed": crossed}
 
 
 def edge_section(c: Context) -> dict[str, Any]:
