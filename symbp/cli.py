@@ -491,7 +491,7 @@ def _render(
     derivation, proofs = checked.derivation, checked.proofs
     progress.step("rendering the files")
     files: dict[str, str | bytes] = {}
-    documents = {"tex", "pdf", "md", "html"}
+    documents = {"tex", "pdf", "md", "html", "ipynb"}
     checks = _checks(checked) if documents & set(formats) else None
     if "py" in formats:
         files[FORMATS["py"]] = _module_source(args, derivation, proofs)
@@ -510,7 +510,9 @@ def _render(
         source = _module_source(args, derivation, proofs)
         markdown = files.get(FORMATS["md"]) if training is None else None  # no Training section
         text = markdown if isinstance(markdown, str) else None
-        notebook = render_notebook(derivation, proofs, source, args.title, markdown=text)
+        notebook = render_notebook(
+            derivation, proofs, source, args.title, markdown=text, checks=checks
+        )
         files[FORMATS["ipynb"]] = notebook
     if "html" in formats:
         files[FORMATS["html"]] = _render_html(args, derivation, proofs, files, checks)

@@ -16,6 +16,13 @@ from symbp.proofs import prove_all
 from symbp.reference.gradient_table import gradient_table
 from symbp.symbolic.derivation import derive
 
+_CHECKS: dict[int, Any] = {}  # id(derivation) -> its gradient-check table, for re-rendering
+
+
+def checks_for(d: Any) -> Any:
+    """The gradient-check table a cached document was rendered with (to render it again)."""
+    return _CHECKS[id(d)]
+
 
 class Documents(NamedTuple):
     derivation: Any
@@ -35,7 +42,7 @@ def built_documents(
             spec = specs[name]() if callable(specs[name]) else specs[name]
             d = derive(spec)
             proofs = prove_all(d, full_composition=full_composition)
-            checks = gradient_table(spec, load(d))  # as `symbp derive` passes it
+            checks = _CHECKS[id(d)] = gradient_table(spec, load(d))  # as `symbp derive` does
             cache[name] = Documents(
                 d,
                 proofs,

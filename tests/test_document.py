@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from architectures import ARCHITECTURE_IDS, ARCHITECTURE_SPECS
-from documents import built_documents
+from documents import built_documents, checks_for
 from jupyter import displayed
 from latex_tools import compile_tex, require_tex_tools
 
@@ -416,8 +416,8 @@ def test_markdown_math_is_well_formed(documents, name):
 @pytest.mark.parametrize("name", ARCHITECTURE_IDS)
 def test_documents_are_deterministic(documents, name):
     d, proofs, tex, md = documents(name)
-    assert render_document(d, proofs, "T") == tex
-    assert render_markdown(d, proofs, "T") == md
+    assert render_document(d, proofs, "T", checks=checks_for(d)) == tex
+    assert render_markdown(d, proofs, "T", checks=checks_for(d)) == md
 
 
 @pytest.mark.parametrize("name", ARCHITECTURE_IDS)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from documents import built_documents
+from documents import built_documents, checks_for
 
 from symbp.document.build import notebook_markdown, render_markdown
 from symbp.document.markdown_math import github_math
@@ -107,7 +107,13 @@ def test_no_heading_carries_math(built, name):
 def test_markdown_is_deterministic(built):
     d, md = built("default")
     assert (
-        render_markdown(d, prove_all(d, full_composition=False), "Backpropagation in a CNN") == md
+        render_markdown(
+            d,
+            prove_all(d, full_composition=False),
+            "Backpropagation in a CNN",
+            checks=checks_for(d),
+        )
+        == md
     )
 
 

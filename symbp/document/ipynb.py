@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import importlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -68,17 +68,19 @@ def render_notebook(
     title: str = DEFAULT_TITLE,
     *,
     markdown: str | None = None,
+    checks: Mapping[str, Any] | None = None,
 ) -> str:
     """The notebook's JSON text (nbformat v4, validated): the chapter, then the code cells.
 
     `module_source` is the generated module (symbp.codegen.module.generate_source);
     `markdown`, when the caller has already rendered the Markdown document, saves rendering it
-    again. The Training section is never included: its figures are separate files."""
+    again (otherwise it is rendered with `checks`, as for `build.render_markdown`). The
+    Training section is never included: its figures are separate files."""
     from .build import render_markdown
 
     nbformat = require_nbformat()
     v4 = nbformat.v4
-    text = markdown if markdown is not None else render_markdown(d, proofs, title)
+    text = markdown if markdown is not None else render_markdown(d, proofs, title, checks=checks)
     chapter, appendices = split_appendices(text)
     cells: list[tuple[str, str]] = [("markdown", cell) for cell in markdown_cells(chapter)]
     cells += code_part(d, module_source, _next_section(chapter))

@@ -75,7 +75,7 @@ class CheckRow:
 
     @property
     def status(self) -> str:
-        """"agree", "differ", or "unchecked" (a kink off both one-sided slopes, no PyTorch)."""
+        """ "agree", "differ", or "unchecked" (a kink off both one-sided slopes, no PyTorch)."""
         torch_ok = self.torch_error is None or self.torch_error <= TORCH_TOLERANCE
         if not self.kink:
             return "agree" if torch_ok and self.central_error <= CENTRAL_TOLERANCE else "differ"
