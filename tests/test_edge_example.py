@@ -5,6 +5,7 @@ gradient-check table compared with the engine, central differences and PyTorch."
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -299,3 +300,51 @@ def test_a_module_averaging_at_the_kink_is_caught(default_table, monkeypatch):
     monkeypatch.setattr(table_module, "torch_available", lambda: False)
     alone = {r.name: r.status for r in gradient_table(spec, averaging)["rows"] if r.point == "edge"}
     assert alone == {"W1": "unchecked", "B1": "unchecked", "W2": "agree", "B2": "agree"}
+
+
+@pytest.mark.parametrize("name", [n for n, _ in ARCHITECTURES if n != "mnist-28x28"])
+def test_the_edge_example_is_never_a_dead_network(name):
+    """Among examples that show as many edge cases, the search keeps one whose gradient reaches
+    block 1 (overlapping 3x3 pools once got one where every dZ1 was 0)."""
+    ex = edge_example(SPECS[name])
+    assert np.count_nonzero(ex["intermediate"]["Z1"]) > 0
+
+
+def test_overlapping_pool_example_is_live_and_its_table_flags_all_zero_rows():
+    from symbp.spec.config import load_config
+
+    spec = load_config(
+        str(Path(__file__).resolve().parent.parent / "examples/overlapping-pool.toml")
+    )
+    assert np.count_nonzero(edge_example(spec)["intermediate"]["Z1"]) > 0
+    # a network whose gradient is all 0 at a point: the row says so instead of a bare "agree"
+    module = load(derive(spec))
+
+    class Dead:
+        loss = staticmethod(module.loss)
+
+        @staticmethod
+        def gradients(x, y, p):
+            return {k: np.zeros_like(np.asarray(v)) for k, v in module.gradients(x, y, p).items()}
+
+    rows = gradient_table(spec, Dead, torch_answers=None)["rows"]
+    assert all(r.all_zero for r in rows)
+
+
+def test_the_words_fit_the_network():
+    """No 'walks into the kinks' or 'exact tie' for a smooth network; channels named when the
+    first block has several filters."""
+    from symbp.document.build import render_markdown
+    from symbp.proofs import prove_all
+
+    def text(spec):
+        d = derive(spec)
+        return render_markdown(d, prove_all(d, full_composition=False), "t", checks=None)
+
+    smooth = text(NetworkSpec(activation="tanh", pool_type="avg"))
+    edge = smooth[smooth.index("Edge cases, worked") :]
+    assert "walks into them" not in edge and "true tie" not in edge
+    assert "The first block has no kink" in edge
+    several = text(NetworkSpec(filters=2))
+    edge = several[several.index("Edge cases, worked") :]
+    assert "of channel" in edge

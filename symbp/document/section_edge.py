@@ -48,9 +48,26 @@ def _tie(c: Context, ex: dict[str, Any]) -> dict[str, Any] | None:
         "other_gradient": _element(c, "dA1", f.tie_other),
         "first_value": numeral(_at(inter["A1"], g.conv, f.tie)),
         "other_value": numeral(_at(inter["A1"], g.conv, f.tie_other)),
-        "first_at": (f.tie[1], f.tie[2]),
-        "other_at": (f.tie_other[1], f.tie_other[2]),
+        "first_at": _where(g.conv[0], f.tie),
+        "other_at": _where(g.conv[0], f.tie_other),
+        "window": _window(ex["forward"]["A1"], g, f.window),
     }
+
+
+def _where(channels: int, index: tuple[int, int, int]) -> str:
+    """A cell's position in words: its row and column, and its channel when there are several."""
+    cell = f"({index[1]}, {index[2]})"
+    return f"{cell} of channel {index[0]}" if channels > 1 else cell
+
+
+def _window(a: np.ndarray, g: Any, at: tuple[int, int, int]) -> sp.Matrix:
+    """The tied pool window's activations, as the reader can check the tie."""
+    size, step = g.block.pool_size, g.block.pool_step
+    ch, i, j = at
+    cells = np.asarray(a).reshape(g.conv)[
+        ch, i * step : i * step + size, j * step : j * step + size
+    ]
+    return sp.Matrix([[numeral(float(v), Z_DIGITS) for v in row] for row in cells])
 
 
 def _zero(c: Context, ex: dict[str, Any]) -> dict[str, Any] | None:
@@ -75,7 +92,7 @@ def _zero(c: Context, ex: dict[str, Any]) -> dict[str, Any] | None:
 def _unread(c: Context, ex: dict[str, Any]) -> dict[str, Any] | None:
     f, g = ex["facts"], c.d.spec.geometry[0]
     block = g.block
-    if not (f.unread_rows or f.unread_cols or block.padding):
+    if not (f.unread_rows or f.unread_cols or block.padding or block.stride > 1):
         return None
     dx = np.asarray(ex["input_gradient"]).reshape(c.d.spec.channels, *c.d.spec.input_shape)
     rows_zero = all(not np.any(dx[:, r, :]) for r in f.unread_rows)
@@ -83,6 +100,7 @@ def _unread(c: Context, ex: dict[str, Any]) -> dict[str, Any] | None:
     return {
         "rows": list(f.unread_rows),
         "cols": list(f.unread_cols),
+        "reads_all": not (f.unread_rows or f.unread_cols),
         "zero": rows_zero and cols_zero,
         "padding": block.padding,
         "stride": block.stride,
@@ -108,6 +126,7 @@ def check_table(c: Context, checks: Mapping[str, Any] | None) -> dict[str, Any] 
                 "central": _signed(row.central),
                 "torch": None if row.torch is None else _signed(row.torch),
                 "kink": row.kink,
+                "all_zero": row.all_zero,
                 "side": row.side,
                 "status": row.status,
             }
@@ -142,6 +161,10 @@ def edge_section(c: Context) -> dict[str, Any]:
         "max_pool": has_max_pool(spec),
         "kink": has_kink(spec),
         "activation": spec.blocks[0].activation,
+        "shift": ex["shift"],
+        # the activation and the pool round nothing: every number shown is exact
+        "exact": spec.blocks[0].activation == "relu"
+        and (not pooled or spec.blocks[0].pool_type == "max"),
         "inputs": inputs,
         "forward": forward,
         "backward": backward,

@@ -149,16 +149,20 @@ def _wanted(spec: NetworkSpec) -> int:
     return int(has_max_pool(spec)) + int(has_kink(spec))
 
 
-def _score(found: EdgeFacts) -> int:
-    return int(found.tie is not None) + int(found.zero is not None)
+def _score(found: EdgeFacts, result: dict[str, Any]) -> tuple[int, int]:
+    """(edge cases shown, live dZ1 entries): among examples that show as many edge cases, the
+    one whose gradient reaches more of block 1 (never a dead network when a live one exists)."""
+    live = int(np.count_nonzero(result["intermediate"]["Z1"]))
+    return int(found.tie is not None) + int(found.zero is not None), live
 
 
 def edge_example(spec: NetworkSpec | None = None) -> dict[str, Any]:
-    """The first (shift, element) that shows every edge case the spec has: X, Y, params, the
-    engine's forward, intermediate and parameter gradients, dL/dX, the loss, and `facts`."""
+    """The first (shift, element) that shows every edge case the spec has (else the one that
+    shows the most, then reaches the most of dZ1): X, Y, params, the shift, the engine's
+    forward, intermediate and parameter gradients, dL/dX, the loss, and `facts`."""
     spec = spec or NetworkSpec()
     g = spec.geometry[0]
-    best: tuple[int, dict[str, Any]] | None = None
+    best: tuple[tuple[int, int], dict[str, Any]] | None = None
     for shift in SHIFTS:
         x, params = edge_input(spec, shift), edge_parameters(spec)
         raw = run(spec, x, params)["forward"]["Z1"].reshape(g.conv)[0].reshape(-1)
@@ -169,10 +173,11 @@ def edge_example(spec: NetworkSpec | None = None) -> dict[str, Any]:
             trial["B1"] = bias + 0.0  # no -0.0
             result = run(spec, x, trial)
             found = facts(spec, result)
-            if best is None or _score(found) > best[0]:
-                example = {"X": x, "Y": LABEL, "params": trial, **result, "facts": found}
-                best = (_score(found), example)
-            if best[0] == _wanted(spec):
+            score = _score(found, result)
+            if best is None or score > best[0]:
+                example = {"X": x, "Y": LABEL, "params": trial, "shift": shift}
+                best = (score, {**example, **result, "facts": found})
+            if best[0][0] == _wanted(spec) and best[0][1] > 0:
                 return best[1]
     assert best is not None
     return best[1]

@@ -72,6 +72,7 @@ class CheckRow:
     one_sided_error: float  # scaled |module - the nearer one-sided difference|
     central_error: float  # scaled |module - central|
     torch_error: float | None  # scaled |module - PyTorch|
+    all_zero: bool = False  # the parameter's whole gradient is 0 here: the check says little
 
     @property
     def status(self) -> str:
@@ -130,6 +131,7 @@ def _row(
         one_sided_error=one_sided_error,
         central_error=_scaled(value, central, scale),
         torch_error=None if torch is None else _scaled(value, torch, scale),
+        all_zero=scale == 0,
     )
 
 
