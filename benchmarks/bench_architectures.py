@@ -131,7 +131,7 @@ def run(
     min_seconds: float = 0.2,
     rates: tuple[float | None, float | None] = (None, None),
 ) -> list[dict[str, Any]]:
-    from symbp.codegen.module import generate_source, load
+    from symbp.codegen.module import generate_source, load, resolve_stages
     from symbp.proofs import prove_all
     from symbp.symbolic.derivation import derive
 
@@ -143,8 +143,10 @@ def run(
         times: dict[str, float] = {}
         times["derive_s"], d = _timed(derive, spec)
         times["proofs_s"], proofs = _timed(prove_all, d)
-        times["compile_s"], module = _timed(load, d)
-        source_bytes = len(generate_source(d).encode())
+        # the module `symbp derive` writes: --stages auto (array-level where licensed and large)
+        times["compile_s"], module = _timed(load, d, "auto", proofs)
+        stages = resolve_stages(d, "auto", proofs)
+        source_bytes = len(generate_source(d, stages="auto", proofs=proofs).encode())
         assert all(p.holds for p in proofs), "a proof failed: nothing to time"
         x, y, params = _problem(spec, m)
         contenders = _contenders(spec, module)
@@ -172,6 +174,7 @@ def run(
                 "parameters": spec.parameter_count,
                 "symbolic_cost": spec.symbolic_cost,
                 "source_bytes": source_bytes,
+                "stages": stages,
                 "m": m,
                 "agreement_rel": worst,
                 "agreement_scaled": scaled,
@@ -201,6 +204,7 @@ def render(results: list[dict[str, Any]]) -> str:
                 report.seconds(r["proofs_s"]),
                 report.seconds(r["compile_s"]),
                 report.size(r["source_bytes"]),
+                r.get("stages", "elementwise"),
                 str(r["m"]),
                 report.rate(rates["symbp"]),
                 report.rate(rates["engine"]),
@@ -214,7 +218,7 @@ def render(results: list[dict[str, Any]]) -> str:
         busy_rows.append(_busy_row(r))
         bound_rows.append(_bound_row(r))
     headers = [
-        "example", "params", "derive", "proofs", "compile", "module", "M", "symbp img/s",
+        "example", "params", "derive", "proofs", "compile", "module", "stages", "M", "symbp img/s",
         "engine img/s", "torch64 img/s", "jax img/s", "symbp/torch", "symbp/jax", "max rel diff",
     ]  # fmt: skip
     names = list(dict.fromkeys(n for r in results for n in r["busy"]["busy_over_quiet"]))
