@@ -124,6 +124,7 @@ STAGES = ("elementwise", "array", "auto")
 # already faster than PyTorch; above it its size and per-element calls grow with the image
 # (examples/mnist.toml, cost 6 084: 1.2 MB), while the array module stays the same size.
 ARRAY_FROM_COST = 2000
+MIN_CHUNK = 8  # images per first-layer product, at least
 
 
 def generate_source(
@@ -433,7 +434,10 @@ class _ModuleWriter:
             return f"CHUNK = {CHUNK}  # unused: the first layer is not one matrix product"
         size = len(self.linear.outputs) * len(self.x_symbols)  # the Jacobian's rows x cols
         chunk = CHUNK
-        while chunk > 64 and size * chunk > SINGLE_THREAD_PRODUCT:
+        # down to a few images per call: at 16 the rgb-strided example (a 50 x 300 Jacobian) runs
+        # 0.6x its two-thread quiet speed but keeps it with the other core busy (two threads:
+        # 0.46x of quiet), and speed must not depend on an idle core
+        while chunk > MIN_CHUNK and size * chunk > SINGLE_THREAD_PRODUCT:
             chunk //= 2
         if size * chunk > SINGLE_THREAD_PRODUCT:  # BLAS threads anyway: fewer, larger calls
             return f"CHUNK = {CHUNK}  # images per first-layer product"
