@@ -49,11 +49,10 @@ def document_context(
     """Everything the LaTeX and Markdown templates show, as SymPy objects and plain data; the
     Training section only with a training record, the gradient-check table only with `checks`
     (see `render_document`)."""
-    c = Context.of(d, tuple(proofs))
     return {
         "title": title,
         **document_sections(d, tuple(proofs)),
-        "checks": check_table(c, checks),
+        "checks": check_table(document_names(d), checks),
         "training": None if training is None else training_section(training),
         "sec": section_numbers(training is not None),
     }

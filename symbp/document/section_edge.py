@@ -15,6 +15,7 @@ from symbp.reference.edge import edge_example, has_kink, has_max_pool
 
 from .context import Context
 from .decimals import DIGITS, fmt, numeral
+from .notation import DocumentNames
 from .section_example import Numbers, Shown
 
 X_DIGITS, W_DIGITS, Z_DIGITS = 2, 3, 5  # quarters, eighths, and their products: exact
@@ -43,7 +44,6 @@ def _tie(c: Context, ex: dict[str, Any]) -> dict[str, Any] | None:
         "other": _element(c, "A1", f.tie_other),
         "value": value,
         "pooled": _element(c, "dP1", f.window),
-        "gradient": numeral(_at(inter["P1"], g.output, f.window)),
         "first_gradient": _element(c, "dA1", f.tie),
         "other_gradient": _element(c, "dA1", f.tie_other),
         "first_value": numeral(_at(inter["A1"], g.conv, f.tie)),
@@ -111,13 +111,13 @@ def _signed(value: float) -> str:
     return fmt(value, TABLE_DIGITS)
 
 
-def check_table(c: Context, checks: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def check_table(names: DocumentNames, checks: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The gradient-check table's rows as display items (None: no table was computed)."""
     if checks is None:
         return None
     rows = []
     for row in checks["rows"]:
-        element = np.asarray(c.names.dparam[row.name], dtype=object)[row.index]
+        element = np.asarray(names.dparam[row.name], dtype=object)[row.index]
         rows.append(
             {
                 "point": row.point,
@@ -160,7 +160,6 @@ def edge_section(c: Context) -> dict[str, Any]:
     return {
         "max_pool": has_max_pool(spec),
         "kink": has_kink(spec),
-        "activation": spec.blocks[0].activation,
         "shift": ex["shift"],
         # the activation and the pool round nothing: every number shown is exact
         "exact": spec.blocks[0].activation == "relu"
@@ -172,5 +171,4 @@ def edge_section(c: Context) -> dict[str, Any]:
         "tie": _tie(c, ex),
         "zero": _zero(c, ex),
         "unread": _unread(c, ex),
-        "numbers": ex,
     }

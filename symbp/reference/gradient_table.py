@@ -104,6 +104,7 @@ def _row(
     gradient: np.ndarray,
     loss: Callable[[Params], float],
     params: Params,
+    at: float,
     reference: np.ndarray | None,
 ) -> CheckRow:
     """The row of parameter `name` at one point: its largest-magnitude element, the module's
@@ -112,7 +113,7 @@ def _row(
         int(i) for i in np.unravel_index(int(np.argmax(np.abs(gradient))), gradient.shape)
     )
     scale = float(np.max(np.abs(gradient), initial=0.0))
-    value, at = float(gradient[index]), loss(params)
+    value = float(gradient[index])  # `at` is the loss at `params`
     right = (loss(_shifted(params, name, index, STEP)) - at) / STEP
     left = (at - loss(_shifted(params, name, index, -STEP))) / STEP
     central = (right + left) / 2  # the central difference, from the two one-sided ones
@@ -154,11 +155,11 @@ def gradient_table(
         def loss(p: Params, x: np.ndarray = x, y: np.ndarray = y) -> float:
             return float(module.loss(x, y, p))
 
-        grads = module.gradients(x, y, params)
+        grads, at = module.gradients(x, y, params), loss(params)
         for name in spec.parameter_shapes:
             gradient = np.asarray(grads[name], dtype=np.float64)
             reference = None if torch_answers is None else np.asarray(torch_answers[number][name])
-            rows.append(_row(point, name, gradient, loss, params, reference))
+            rows.append(_row(point, name, gradient, loss, params, at, reference))
     return {
         "rows": rows,
         "torch": torch_answers is not None,
