@@ -348,3 +348,23 @@ def test_the_words_fit_the_network():
     several = text(NetworkSpec(filters=2))
     edge = several[several.index("Edge cases, worked") :]
     assert "of channel" in edge
+
+
+def test_the_search_is_bounded(monkeypatch):
+    """A network whose edge cases cannot all occur (one-cell pool windows never tie; an
+    overlapping pool here finds no zero) stops after MAX_TRIALS trials, not 36 x every response
+    (a 28x28 image once took minutes)."""
+    from symbp.reference import edge as edge_module
+
+    calls = []
+    real = edge_module.run
+    monkeypatch.setattr(edge_module, "run", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(edge_module, "MAX_TRIALS", 50)
+    edge_module._search.cache_clear()
+    ex = edge_module.edge_example(NetworkSpec(input_shape=(14, 14), pool_size=1))
+    assert ex["facts"].tie is None and ex["facts"].zero is not None  # no tie is possible
+    edge_module._search.cache_clear()
+    spec = SPECS["max-overlap-7x7-p3s2"]
+    edge_module.edge_example(spec)
+    assert len(calls) <= 1 + 50
+    edge_module._search.cache_clear()

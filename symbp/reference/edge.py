@@ -27,6 +27,9 @@ from .engine import NumericNetwork
 from .example import block_parameters, example_input
 
 SHIFTS = [(r, c) for r in range(6) for c in range(6)]  # (down, right), tried in this order
+# (shift, element) trials at most: the search stops there with the best example so far, so a
+# network whose edge cases cannot all occur still renders in bounded time
+MAX_TRIALS = 400
 LABEL = 1.0
 
 
@@ -83,8 +86,9 @@ def run(spec: NetworkSpec, x: np.ndarray, params: dict[str, np.ndarray]) -> dict
 
 
 def has_max_pool(spec: NetworkSpec) -> bool:
+    """Block 1 has a max-pool whose windows hold more than one cell (so they can tie)."""
     block = spec.blocks[0]
-    return block.pool_type == "max" and block.pooled
+    return block.pool_type == "max" and block.pooled and block.pool_size > 1
 
 
 def has_kink(spec: NetworkSpec) -> bool:
@@ -170,6 +174,7 @@ def edge_example(spec: NetworkSpec | None = None) -> dict[str, Any]:
 def _search(spec: NetworkSpec) -> dict[str, Any]:
     g = spec.geometry[0]
     best: tuple[tuple[int, int], dict[str, Any]] | None = None
+    trials = 0
     for shift in SHIFTS:
         x, params = edge_input(spec, shift), edge_parameters(spec)
         raw = NumericNetwork(spec).forward(x[None], params)["Z1"][0].reshape(g.conv)[0].ravel()
@@ -184,7 +189,8 @@ def _search(spec: NetworkSpec) -> dict[str, Any]:
             if best is None or score > best[0]:
                 example = {"X": x, "Y": LABEL, "params": trial, "shift": shift}
                 best = (score, {**example, **result, "facts": found})
-            if best[0][0] == _wanted(spec) and best[0][1] > 0:
+            trials += 1
+            if (best[0][0] == _wanted(spec) and best[0][1] > 0) or trials >= MAX_TRIALS:
                 return best[1]
     assert best is not None
     return best[1]
