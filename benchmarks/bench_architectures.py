@@ -52,7 +52,7 @@ def _problem(spec: NetworkSpec, m: int) -> tuple[np.ndarray, np.ndarray, dict[st
 def _contenders(spec: NetworkSpec, module: Any) -> dict[str, Callable[..., Answer]]:
     engine = NumericNetwork(spec)
     contenders: dict[str, Callable[..., Answer]] = {
-        "symbp": lambda x, y, p: {**module.gradients(x, y, p), "X": module.input_gradient(x, y, p)},
+        "symbp": module.gradients_with_input,
         "engine": lambda x, y, p: {
             **engine.gradients(x, y, p),
             "X": engine.input_gradient(x, y, p),
@@ -232,8 +232,9 @@ def render(results: list[dict[str, Any]]) -> str:
     ]  # fmt: skip
     ties = [r["ties"] for r in results if r["ties"]]
     note = [
-        "img/s: every parameter gradient and dL/dX (symbp: gradients() + input_gradient();"
-        " engine likewise; PyTorch: one autograd pass, torch64 1 thread; jax: jit(value_and_grad)"
+        "img/s: every parameter gradient and dL/dX (symbp: gradients_with_input(), one"
+        " pass per block; engine: gradients() + input_gradient(); PyTorch: one autograd pass,"
+        " torch64 1 thread; jax: jit(value_and_grad)"
         " float64), medians of interleaved rounds, quiet condition.",
     ]
     if ties:

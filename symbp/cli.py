@@ -317,7 +317,8 @@ class _Console:
         self.detail("proofs:")
         for proof in checked.proofs:
             self.detail(f"  {proof}")
-        self.detail("compiled gradients against independent references:")
+        kind = "array-level" if checked.stages == "array" else "element-wise"
+        self.detail(f"compiled gradients ({kind} module) against independent references:")
         self.detail(report.table())
 
     def report(self, command: str, checked: Checked, code: int, **extra: Any) -> int:
@@ -356,7 +357,8 @@ def _run_derive(args: argparse.Namespace) -> int:
     if "html" in formats:
         _require_html_extra()
     out = prepare_directory(args.out)
-    checked = check_spec(spec, meanwhile=_laws_for_documents(formats))
+    stages = getattr(args, "stages", "auto")
+    checked = check_spec(spec, meanwhile=_laws_for_documents(formats), stages=stages)
     console.summary(checked)
     if not checked.passed:
         console.warn("verification FAILED: nothing was written")
@@ -494,7 +496,7 @@ def _render(
     documents = {"tex", "pdf", "md", "html", "ipynb"}
     checks = _checks(checked) if documents & set(formats) else None
     if "py" in formats:
-        files[FORMATS["py"]] = _module_source(args, derivation, proofs)
+        files[FORMATS["py"]] = _module_source(args, checked)
     tex = ""
     if "tex" in formats or "pdf" in formats:
         tex = render_document(derivation, proofs, args.title, training=training, checks=checks)
@@ -507,7 +509,7 @@ def _render(
     if "ipynb" in formats:
         from symbp.document.ipynb import render_notebook
 
-        source = _module_source(args, derivation, proofs)
+        source = _module_source(args, checked)
         markdown = files.get(FORMATS["md"]) if training is None else None  # no Training section
         text = markdown if isinstance(markdown, str) else None
         notebook = render_notebook(
@@ -540,21 +542,16 @@ def _render_html(
     return render_html(derivation, markdown, args.title)
 
 
-def _module_source(args: argparse.Namespace, derivation: Derivation, proofs: list[Proof]) -> str:
-    """gradients.py in the stages asked for; an array-level module is first verified against
-    the engine, finite differences and the crafted ties (the pipeline verified the element-wise
-    one), and refused if it disagrees."""
-    from symbp.codegen.module import generate_source, load, resolve_stages
+def _module_source(args: argparse.Namespace, checked: Checked) -> str:
+    """gradients.py in the stages asked for: the module the pipeline compiled and verified
+    (check_spec); stages it could not license (--stages array, a proof failed) are refused."""
+    from symbp.codegen.module import generate_source, resolve_stages
 
+    derivation, proofs = checked.derivation, checked.proofs
     stages = getattr(args, "stages", "elementwise")
+    if resolve_stages(derivation, stages, proofs) != checked.stages:
+        raise RuntimeError(f"the {stages} module was not the one verified; not written")
     command = derivation.spec.command_line()
-    if resolve_stages(derivation, stages, proofs) == "array":
-        from symbp.reference.verify import verify
-
-        progress.step("verifying the array-level module")
-        report = verify(derivation.spec, load(derivation, "array", proofs), use_torch=False)
-        if not report.passed:
-            raise RuntimeError("the array-level module disagrees with the engine; not written")
     return generate_source(derivation, command=command, stages=stages, proofs=proofs)
 
 

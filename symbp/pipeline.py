@@ -36,6 +36,7 @@ class Checked:
     proofs: list[Proof]
     module: types.ModuleType
     report: Report
+    stages: str = "elementwise"  # the module compiled and verified: what derive writes
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time
 
     @property
@@ -44,7 +45,9 @@ class Checked:
 
 
 def check_spec(
-    spec: NetworkSpec, meanwhile: Callable[[Derivation], object] | None = None
+    spec: NetworkSpec,
+    meanwhile: Callable[[Derivation], object] | None = None,
+    stages: str = "auto",
 ) -> Checked:
     """Derive, prove, compile and verify one network; nothing is written.
 
@@ -52,6 +55,10 @@ def check_spec(
     does `meanwhile(derivation)`, work its caller will need next (`symbp derive` builds the
     general laws there), compiles and verifies the module and proves the rest; without a
     child it all runs here in turn, with the same result.
+
+    The module verified is the one `generate_source(d, stages=stages, proofs=...)` writes. An
+    array-level one needs its licences first, so there the proofs are awaited before compiling
+    (and the element-wise module, megabytes of code at that size, is never built).
     """
     from symbp.reference.verify import start_torch_reference, verify
     from symbp.support.background import Background
@@ -67,7 +74,7 @@ def check_spec(
 
     progress.step("starting PyTorch and SymPy")
     torch_answers = start_torch_reference(spec)  # PyTorch works on the other core meanwhile
-    from symbp.codegen.module import load  # SymPy is imported here, while the worker starts
+    from symbp.codegen.module import load, resolve_stages, wants_array  # SymPy: imported now
     from symbp.proofs import composition_task, proof_tasks, run_tasks
     from symbp.symbolic.derivation import derive
 
@@ -82,11 +89,19 @@ def check_spec(
     if meanwhile is not None:
         meanwhile(derivation)
         lap("meanwhile")
-    progress.step("compiling the gradient module")
-    module = load(derivation)
+    proofs: list[Proof] | None = None
+    if wants_array(derivation, stages):  # an array-level module needs its licences first
+        proofs = run_tasks(here) + proving.result()
+        lap("proofs")
+    chosen = resolve_stages(derivation, stages, proofs)
+    if chosen == "array" and not all(p.holds for p in proofs or ()):
+        chosen = "elementwise"  # no licence: verify the reference; writing it is refused later
+    progress.step(f"compiling the {chosen} gradient module")
+    module = load(derivation, chosen, proofs)
     lap("compile")
     report = verify(spec, module, torch_future=torch_answers)
     lap("verify")
-    proofs = run_tasks(here) + proving.result()  # the child's progress shows while this waits
-    lap("proofs")
-    return Checked(spec, derivation, proofs, module, report, seconds)
+    if proofs is None:
+        proofs = run_tasks(here) + proving.result()  # the child's progress shows meanwhile
+        lap("proofs")
+    return Checked(spec, derivation, proofs, module, report, chosen, seconds)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,12 @@ def built(name: str) -> Built:
 
 
 def answers(module, X, Y, params) -> dict[str, np.ndarray]:
+    separate = {**module.gradients(X, Y, params), "X": module.input_gradient(X, Y, params)}
+    both = module.gradients_with_input(X, Y, params)  # one pass per block: the same bits
+    assert both.keys() == separate.keys()
+    assert all(np.array_equal(both[k], separate[k]) for k in both), "one pass != two calls"
     return {
-        **module.gradients(X, Y, params),
-        "X": module.input_gradient(X, Y, params),
+        **separate,
         "loss": np.array(module.loss(X, Y, params)),
         "predict": module.predict(X, params),
     }
@@ -226,3 +230,25 @@ def test_array_module_blocks_keep_products_on_one_thread():
         spec, b = SPECS[name], built(name)
         per_image = max(g.symbolic_cost for g in spec.geometry)
         assert b.array.BLOCK_SIZE * per_image <= 4 * 65536 or b.array.BLOCK_SIZE == 8
+
+
+@pytest.mark.parametrize(("stages", "expected"), [("auto", "elementwise"), ("array", "array")])
+def test_the_pipeline_verifies_the_module_that_derive_writes(stages, expected, monkeypatch):
+    """check_spec compiles and verifies the stages asked for (the array module only after its
+    licences held), never the element-wise one beside it: the verified source is the written one."""
+    import symbp.codegen.module as codegen
+    from symbp.pipeline import check_spec
+
+    compiled: list[str] = []
+    real_load = codegen.load
+
+    def recording_load(d, stages="elementwise", proofs=None):
+        compiled.append(stages)
+        return real_load(d, stages, proofs)
+
+    monkeypatch.setattr(codegen, "load", recording_load)
+    checked = check_spec(NetworkSpec(), stages=stages)
+    assert checked.passed and checked.stages == expected and compiled == [expected]
+    written = generate_source(checked.derivation, stages=stages, proofs=checked.proofs)
+    digest = hashlib.sha256(written.encode()).hexdigest()[:12]
+    assert checked.module.__file__.endswith(f"{digest}>")

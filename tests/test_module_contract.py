@@ -86,7 +86,7 @@ def replace(where, make, x, y, params):
     return x, y, {**params, where: make(params[where])}
 
 
-CALLS = ("gradients", "loss", "input_gradient")
+CALLS = ("gradients", "loss", "input_gradient", "gradients_with_input")
 
 
 @pytest.mark.parametrize("kind", NOT_NUMBERS)

@@ -80,9 +80,9 @@ def _ties(n: int | None) -> str:
 def backward_function(d: Derivation) -> list[str]:
     dense = d.spec.n_blocks + 1
     lines = [
-        "def _backward(dz, saved, theta, to_input):",
-        '    """(dL/d(every parameter) summed over the block, in theta\'s order, None) from',
-        '    dz = A - Y per image [head]; or (None, dL/dX as rows) when to_input."""',
+        "def _backward(dz, saved, theta, params, inputs):",
+        '    """(dL/d(every parameter) summed over the block in theta\'s order if params,',
+        '    dL/dX as rows if inputs), None when not asked for, from dz = A - Y [head]."""',
         _unpack(theta_names(d), "theta"),
         _unpack(saved_names(d), "saved"),
         "    b = dz.shape[0]",
@@ -94,7 +94,7 @@ def backward_function(d: Derivation) -> list[str]:
     for n in range(1, dense):
         sums += [f"dw{n}.ravel()", f"db{n}"]
     sums += [f"dw{dense}", f"[db{dense}]"]
-    return [*lines, f"    return np.concatenate(({', '.join(sums)})), None"]
+    return [*lines, f"    return np.concatenate(({', '.join(sums)})), dx"]
 
 
 def _backward_stage(stage: Stage, flattened: tuple[int, int, int]) -> list[str]:
@@ -149,8 +149,11 @@ def _conv_backward(stage: Stage, g: BlockGeometry) -> list[str]:
         f"    dw{n} = {weights}  # [dW{n}]",
         f"    db{n} = d{z}.reshape({k}, -1).sum(axis=1)  # [dB{n}]",
     ]
-    if n == 1:  # dL/dX is asked for alone: the first layer's dW and dB are not needed then
-        back = f"    if to_input:\n        return None, _rows({back})  # [d{stage.input}]"
+    if n == 1:  # dL/dX alone needs neither the first layer's dW nor its dB
+        back = (
+            f"    dx = None\n    if inputs:\n        dx = _rows({back})  # [d{stage.input}]\n"
+            "    if not params:\n        return None, dx"
+        )
         return [*lines, back, *sums]
     return [*lines, *sums, f"    d{i} = {back}  # [d{stage.input}]"]
 
@@ -178,13 +181,20 @@ def _predict_block(x, y, theta):
 def _gradient_block(x, y, theta):
     """Sums over the block of dL/d(parameter element), per image (not yet / M)."""
     z, saved = _forward(x, theta)
-    return _backward(_sigmoid(z) - y, saved, theta, False)[0]
+    return _backward(_sigmoid(z) - y, saved, theta, True, False)[0]
 
 
 def _input_gradient_block(x, y, theta):
     """dL/dx for every image in the block (not yet / M), one image per row."""
     z, saved = _forward(x, theta)
-    return _backward(_sigmoid(z) - y, saved, theta, True)[1]
+    return _backward(_sigmoid(z) - y, saved, theta, False, True)[1]
+
+
+def _both_block(x, y, theta):
+    """(_gradient_block, _input_gradient_block) of the block from one forward pass and one
+    backward pass: the first layer's dW, dB and dL/dX all read the same dL/dZ."""
+    z, saved = _forward(x, theta)
+    return _backward(_sigmoid(z) - y, saved, theta, True, True)
 
 
 def _gradient_scalar(x, y, theta):

@@ -30,6 +30,7 @@ Contract:
     gradient_sums(X, Y, params)     (dict of per-image gradient sums, M): add the sums of
                                     chunks of a data set, divide by their M: its gradients
     input_gradient(X, Y, params)    dL/dX, shape {x_shape}
+    gradients_with_input(X, Y, params)  both: the gradients dict and "X": dL/dX, one pass
     predict(X, params)              {prediction} = sigmoid({logit}), shape (M,)
     X: {x_shape} numbers; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
     Numbers: bool, integer or float arrays, lists or scalars, computed in float64; strings,

@@ -41,6 +41,7 @@ from .assignments import (
 )
 from .blas import SINGLE_THREAD_PRODUCT
 from .module_text import (
+    BOTH_BLOCKS,
     HEADER,
     PREPARE_LINEAR,
     PREPARE_PLAIN,
@@ -150,13 +151,20 @@ def generate_source(
     return _header(d, command) + module_body(d)
 
 
-def resolve_stages(d: Derivation, stages: str, proofs: Iterable[ProvenFact] | None = None) -> str:
-    """ "elementwise" or "array": what `generate_source` writes for these stages and proofs."""
+def wants_array(d: Derivation, stages: str) -> bool:
+    """Whether these stages ask for the array-level module, if the proofs license it."""
     if stages not in STAGES:
         raise ValueError(f"stages must be one of {', '.join(STAGES)}, got {stages!r}")
-    if stages != "auto":
+    return stages == "array" or (stages == "auto" and d.spec.symbolic_cost >= ARRAY_FROM_COST)
+
+
+def resolve_stages(d: Derivation, stages: str, proofs: Iterable[ProvenFact] | None = None) -> str:
+    """ "elementwise" or "array": what `generate_source` writes for these stages and proofs."""
+    if not wants_array(d, stages):
+        return "elementwise"
+    if stages == "array":
         return stages
-    if proofs is None or d.spec.symbolic_cost < ARRAY_FROM_COST:
+    if proofs is None:
         return "elementwise"
     try:
         licences(d, proofs)
@@ -276,6 +284,7 @@ class _ModuleWriter:
             "\n".join(self.gradient_block()),
             "\n".join(self.gradient_scalar()),
             "\n".join(self.input_block()),
+            BOTH_BLOCKS,
         ]
         return "\n\n".join(p.rstrip("\n") for p in parts) + "\n"
 

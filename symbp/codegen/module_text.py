@@ -23,6 +23,7 @@ Contract:
     gradient_sums(X, Y, params)     (dict of per-image gradient sums, M): add the sums of
                                     chunks of a data set, divide by their M: its gradients
     input_gradient(X, Y, params)    dL/dX, shape {x_shape}
+    gradients_with_input(X, Y, params)  both: the gradients dict and "X": dL/dX, one pass
     predict(X, params)              {prediction} = sigmoid({logit}), shape (M,)
     X: {x_shape} numbers; Y: (M,) labels in [0, 1]; params: name -> array of that shape.
     Numbers: bool, integer or float arrays, lists or scalars, computed in float64; strings,
@@ -84,6 +85,21 @@ def input_gradient(X, Y, params):
     for start, block in zip(range(0, m, BLOCK_SIZE), _blocks(x, y, theta)):
         np.divide(_input_gradient_block(*block), m, out=result[start : start + BLOCK_SIZE])
     return result.reshape((m, *INPUT_SHAPE))
+
+
+def gradients_with_input(X, Y, params):
+    """gradients() and, under the key "X", input_gradient(), equal to both, in one call: per
+    block one forward pass and one backward pass serve both (as one autograd backward does)."""
+    x, y, theta = _validate(X, Y, params)
+    m = x.shape[0]
+    if m <= SCALAR_BATCH:  # the pure-Python path gradients() takes for a few images
+        return {**gradients(X, Y, params), "X": input_gradient(X, Y, params)}
+    sums, result = np.zeros(PARAMETER_COUNT), np.empty(x.shape)
+    for start, block in zip(range(0, m, BLOCK_SIZE), _blocks(x, y, _prepare(theta))):
+        block_sums, rows = _both_block(*block)
+        sums += block_sums
+        np.divide(rows, m, out=result[start : start + BLOCK_SIZE])
+    return {**_shaped(sums / m), "X": result.reshape((m, *INPUT_SHAPE))}
 
 
 def predict(X, params):
@@ -256,6 +272,14 @@ def _parameter_layout():
 
 
 _LAYOUT = _parameter_layout()  # (name, start, stop, shape) of each parameter in theta'''
+
+
+BOTH_BLOCKS = '''
+
+def _both_block(x, y, theta):
+    """(_gradient_block, _input_gradient_block) of the block: in this element-wise module each
+    is its own straight-line function, so the two run one after the other."""
+    return _gradient_block(x, y, theta), _input_gradient_block(x, y, theta)'''
 
 
 PREPARE_PLAIN = '''
