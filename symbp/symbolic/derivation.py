@@ -24,6 +24,7 @@ from symbp.spec.model import NetworkSpec, SpecError
 from symbp.spec.naming import element_stem
 from symbp.support import progress
 
+from .construct import times, total
 from .layers import LAYER_RULES, LayerRule, Stage, network_stages
 from .symbols import Quantity, gradient_quantity, make_quantity, object_array, rebuild_node
 
@@ -192,19 +193,36 @@ class _TemplateDiff:
 
     def __init__(self) -> None:
         self._cache: dict[sp.Expr, list[sp.Expr]] = {}
+        self._by_shape: dict[object, list[sp.Expr]] = {}
         self._placeholders: list[sp.Symbol] = []
 
     def __call__(self, expr: sp.Expr, symbols: list[sp.Symbol]) -> list[sp.Expr]:
         while len(self._placeholders) < len(symbols):
             self._placeholders.append(sp.Symbol(f"_slot{len(self._placeholders)}", real=True))
         slots = self._placeholders[: len(symbols)]
-        template = _instantiate(expr, dict(zip(symbols, slots, strict=True)))
-        derivatives = self._cache.get(template)
+        # Building the template costs as much as SymPy's evaluation of the expression; its
+        # shape (the tree with each symbol's slot) is found in a plain walk. Equal shapes
+        # make equal templates; a shape seen for the first time builds its template.
+        shape = _shape(expr, {symbol: ("slot", n) for n, symbol in enumerate(symbols)})
+        derivatives = self._by_shape.get(shape)
         if derivatives is None:
-            derivatives = [_diff(template, slot) for slot in slots]
-            self._cache[template] = derivatives
+            template = _instantiate(expr, dict(zip(symbols, slots, strict=True)))
+            derivatives = self._cache.get(template)
+            if derivatives is None:
+                derivatives = [_diff(template, slot) for slot in slots]
+                self._cache[template] = derivatives
+            self._by_shape[shape] = derivatives
         back = dict(zip(slots, symbols, strict=True))
         return [_instantiate(d, back) for d in derivatives]
+
+
+def _shape(expr: sp.Basic, slots: dict[sp.Basic, tuple[str, int]]) -> object:
+    """The expression tree as nested tuples, each symbol of `slots` replaced by its slot."""
+    if expr in slots:
+        return slots[expr]
+    if not expr.args:
+        return (type(expr), expr)  # the type too: some numbers of different types compare equal
+    return (expr.func, *(_shape(arg, slots) for arg in expr.args))
 
 
 def _diff(expr: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
@@ -250,12 +268,12 @@ def _vector_jacobian_product(
                 continue
             name, index = positions[symbol]
             local[name][(out_index, index)] = derivative
-            terms[name].setdefault(index, []).append(incoming * derivative)
+            terms[name].setdefault(index, []).append(times(incoming, derivative))
     result: dict[str, tuple[np.ndarray, dict]] = {}
     for quantity in wrt:
         gradient = object_array(quantity.shape)
         for index, parts in terms[quantity.name].items():
-            gradient[index] = sp.Add(*parts)
+            gradient[index] = total(parts)
         result[quantity.name] = (gradient, local[quantity.name])
     return result
 

@@ -29,6 +29,7 @@ import sympy as sp
 from symbp.spec.kinds import KINDS, POOL_KINDS
 from symbp.spec.model import BlockGeometry, NetworkSpec, squeeze
 
+from .construct import times, total
 from .symbols import object_array
 
 
@@ -133,13 +134,13 @@ def _conv(x: np.ndarray, params: Mapping[str, np.ndarray], stage: Stage) -> np.n
     out = object_array(geometry.conv)
     for k, i, j in np.ndindex(*geometry.conv):
         terms = [
-            images[c, i * step + p - pad, j * step + q - pad] * weights[k, c, p, q]
+            times(images[c, i * step + p - pad, j * step + q - pad], weights[k, c, p, q])
             for c in range(c_in)
             for p in range(kh)
             for q in range(kw)
             if 0 <= i * step + p - pad < h and 0 <= j * step + q - pad < w
         ]
-        out[k, i, j] = sp.Add(*terms, biases[k])
+        out[k, i, j] = total([*terms, biases[k]])
     return out.reshape(stage.shape)
 
 
@@ -194,7 +195,7 @@ def _flatten(p: np.ndarray, params: Mapping[str, np.ndarray], stage: Stage) -> n
 def _dense(f: np.ndarray, params: Mapping[str, np.ndarray], stage: Stage) -> np.ndarray:
     w, b = params[stage.params[0]], params[stage.params[1]][()]
     out = object_array(())
-    out[()] = sp.Add(*(f[k] * w[k, 0] for k in range(f.shape[0])), b)
+    out[()] = total([*(times(f[k], w[k, 0]) for k in range(f.shape[0])), b])
     return out
 
 

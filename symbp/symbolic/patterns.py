@@ -2,7 +2,9 @@
 
 These are written directly from their definitions, independently of the derivation, so that
 "dW1 equals the cross-correlation of X with dZ1" is a comparison of two separately built
-things. Arrays are NumPy object arrays of SymPy expressions (or plain numbers).
+things. Arrays are NumPy object arrays of SymPy expressions (or plain numbers). Sums and
+products go through `construct`, which only skips SymPy's evaluation where there is nothing to
+evaluate: the mathematics stays each side's own.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from . import construct
+
 
 def correlate_at(image: np.ndarray, kernel: np.ndarray, i: int, j: int) -> sp.Expr:
     """One element of the valid cross-correlation: sum_{p,q} image[i+p, j+q] * kernel[p, q]."""
     kh, kw = kernel.shape
-    return sp.Add(*(image[i + p, j + q] * kernel[p, q] for p in range(kh) for q in range(kw)))
+    products = [construct.times(image[i + p, j + q], kernel[p, q]) for p, q in np.ndindex(kh, kw)]
+    return construct.total(products)
 
 
 def rotate_180(kernel: np.ndarray) -> np.ndarray:
@@ -31,7 +36,7 @@ def zero_pad(image: np.ndarray, rows: int, cols: int | None = None) -> np.ndarra
 
 
 def total(array: np.ndarray) -> sp.Expr:
-    return sp.Add(*array.reshape(-1))
+    return construct.total(list(array.reshape(-1)))
 
 
 def dilate(image: np.ndarray, step: int, rows: int, cols: int) -> np.ndarray:

@@ -15,6 +15,8 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
+from .construct import product_of, total
+
 
 @dataclass(frozen=True)
 class Quantity:
@@ -100,4 +102,8 @@ def rebuild_node(node: sp.Basic, args: list[sp.Basic]) -> sp.Basic:
     """
     if isinstance(node, _UNEVALUATED):
         return node.func(*args, evaluate=False)
+    if type(node) is sp.Add:
+        return total(args)
+    if type(node) is sp.Mul:
+        return product_of(args)
     return node.func(*args)
